@@ -1,0 +1,57 @@
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from utils import UserError
+
+
+def load_rgb(path):
+    """Decode an image fully (so a truncated file fails here, naming the file)."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise UserError(f"image {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise UserError(f"cannot decode image {path} ({e}); replace or remove it from the id list") from None
+
+
+class MultiLabelDataset(Dataset):
+    """Images with a target vector per image: 1 present, 0 absent, -1 ignored.
+    Items are dicts: image, target, index."""
+
+    def __init__(self, classes, targets, transform=None):
+        self.classes = list(classes)
+        self.targets = np.asarray(targets, dtype=np.float32).reshape(-1, len(self.classes))
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.targets)
+
+    def load_image(self, index):
+        raise NotImplementedError
+
+    def __getitem__(self, key):
+        """`key` is an index, or (index, seed) from a training sampler: seeding the
+        augmentation per sample makes it independent of workers and resumable mid-epoch."""
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        if seed is not None:
+            torch.manual_seed(seed)
+        image = self.load_image(index)
+        if self.transform is not None:
+            image = self.transform(image)
+        return {"image": image, "target": torch.from_numpy(self.targets[index]), "index": index}
+
+
+class ImageFileDataset(MultiLabelDataset):
+    """A MultiLabelDataset whose images are files on disk."""
+
+    def __init__(self, paths, classes, targets, transform=None):
+        super().__init__(classes, targets, transform)
+        self.paths = list(paths)
+        if not self.paths:
+            raise UserError("the dataset is empty: its id list names no image")
+
+    def load_image(self, index):
+        return load_rgb(self.paths[index])

@@ -1,0 +1,84 @@
+"""Train a teacher, distil a student, evaluate: python main.py --cfg_file CONFIG [options]."""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+from datasets import build_dataset
+from mpscd.config import load_config
+from mpscd.data import test_loader
+from mpscd.evaluation import evaluate
+from mpscd.runner import Run, load_network
+from mpscd.trainer import Interrupted
+from utils import UserError
+from utils.logger import format_duration, get_logger
+from utils.metrics import PROTOCOLS
+from utils.seed import seed_everything
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cfg_file", required=True, help="config file, e.g. configs/demo/resnet34_to_resnet18_mpscd.py")
+    parser.add_argument("--data_root", help="folder holding the dataset (see README.md)")
+    parser.add_argument("--work_dir", help="run folder (default: work_dirs/<config name>)")
+    parser.add_argument("--evaluate", metavar="CHECKPOINT", help="only evaluate this checkpoint on the test split")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --work_dir from its last checkpoint")
+    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
+    parser.add_argument("--max_iters", type=int, help="stop each training stage after N iterations (quick checks)")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--seed", type=int, help="overrides the config's seed")
+    return parser.parse_args(argv)
+
+
+def evaluation_report(metrics, classes):
+    lines = [f"{'class':<16}{'AP':>8}"] + [f"{c:<16}{ap:>8.2f}" for c, ap in zip(classes, metrics["AP"])]
+    lines.append(f"{'mAP':<16}{metrics['mAP']:>8.2f}")
+    for protocol in PROTOCOLS:
+        lines.append(f"{protocol:<10}" + "  ".join(f"{k} {metrics[f'{k}_{protocol}']:.2f}"
+                                                  for k in ("CP", "CR", "CF1", "OP", "OR", "OF1")))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    overrides = list(args.opts)
+    if args.data_root:
+        overrides.append(f"data_root={os.path.abspath(args.data_root)!r}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    cfg = load_config(args.cfg_file, overrides)
+    name = os.path.splitext(os.path.basename(args.cfg_file))[0]
+    work_dir = args.work_dir or os.path.join("work_dirs", name)
+    os.makedirs(work_dir, exist_ok=True)
+    log = get_logger(work_dir).info
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    seed_everything(cfg["seed"], cfg["deterministic"])
+
+    if args.evaluate:
+        dataset = build_dataset(cfg, "test", log)
+        model = load_network(args.evaluate, num_classes=len(dataset.classes)).to(device)
+        loader = test_loader(dataset, cfg["batch_size"], cfg["num_workers"])
+        metrics = evaluate(model, loader, device, cfg)
+        log(f"{args.evaluate} on {cfg['dataset']} test:\n" + evaluation_report(metrics, dataset.classes))
+        with open(os.path.join(work_dir, "evaluation.json"), "w") as f:
+            json.dump({"checkpoint": args.evaluate, "classes": dataset.classes, **metrics}, f, indent=1)
+        return metrics
+
+    cfg.dump(os.path.join(work_dir, "config.py"))
+    log(f"config {args.cfg_file} -> run folder {work_dir}, device {device}")
+    tic = time.time()
+    results = Run(cfg, work_dir, device, log, args.max_iters, args.resume).run()
+    log(f"done in {format_duration(time.time() - tic)}: student mAP {results['student_metrics']['mAP']:.2f}"
+        + (f", teacher mAP {results['teacher_metrics']['mAP']:.2f}" if results["teacher_metrics"] else ""))
+    return results
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (UserError, Interrupted) as e:
+        print(f"error: {e}" if isinstance(e, UserError) else str(e), file=sys.stderr)
+        sys.exit(2 if isinstance(e, UserError) else 130)

@@ -1,0 +1,108 @@
+"""Backbone registry: name -> (builder, ImageNet weights), and the multi-label network
+(backbone + label-embedding head) every stage trains."""
+import os
+
+import torch
+import torchvision
+from torch import nn
+
+from models.head import LabelEmbeddingHead
+from models.repvgg import repvgg_a0, repvgg_a2, repvgg_deploy
+from utils import UserError
+
+tvm = torchvision.models
+
+# name: (builder of the ImageNet classifier, torchvision weights or the official file name)
+BACKBONES = {
+    "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
+    "resnet34": (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),
+    "resnet50": (tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1),
+    "resnet101": (tvm.resnet101, tvm.ResNet101_Weights.IMAGENET1K_V1),
+    "wrn50": (tvm.wide_resnet50_2, tvm.Wide_ResNet50_2_Weights.IMAGENET1K_V1),
+    "wrn101": (tvm.wide_resnet101_2, tvm.Wide_ResNet101_2_Weights.IMAGENET1K_V1),
+    "mobilenet_v2": (tvm.mobilenet_v2, tvm.MobileNet_V2_Weights.IMAGENET1K_V1),
+    "swin_t": (tvm.swin_t, tvm.Swin_T_Weights.IMAGENET1K_V1),
+    "swin_s": (tvm.swin_s, tvm.Swin_S_Weights.IMAGENET1K_V1),
+    "repvgg_a0": (repvgg_a0, "RepVGG-A0-train.pth"),
+    "repvgg_a2": (repvgg_a2, "RepVGG-A2-train.pth"),
+}
+REPVGG_URL = "https://github.com/DingXiaoH/RepVGG (the 'RepVGG-*-train.pth' ImageNet checkpoints)"
+
+
+def _weights_path(filename):
+    return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
+
+
+def _imagenet_state_dict(name, weights, path):
+    """ImageNet weights from `path`, or from torch's hub cache the torchvision way;
+    never downloads, so a missing file is a clear error instead of a hang."""
+    if path is None:
+        filename = weights if isinstance(weights, str) else os.path.basename(weights.url)
+        path = _weights_path(filename)
+        if not os.path.isfile(path):
+            source = REPVGG_URL if isinstance(weights, str) else weights.url
+            raise UserError(f"pretrained=True needs the ImageNet weights of {name}: put {filename} "
+                            f"(from {source}) at {path}, give a local file with teacher_weights/"
+                            "student_weights, or set pretrained=False")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"cannot read ImageNet weights {path}: {type(e).__name__}: {e}") from None
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+class Backbone(nn.Module):
+    """The convolutional or transformer trunk of an ImageNet model: image -> [B, F, h, w]."""
+
+    def __init__(self, name, pretrained=False, weights_path=None):
+        super().__init__()
+        if name not in BACKBONES:
+            raise UserError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+        builder, weights = BACKBONES[name]
+        net = builder()
+        if pretrained or weights_path:
+            missing, _ = net.load_state_dict(_imagenet_state_dict(name, weights, weights_path), strict=False)
+            if missing:
+                raise UserError(f"ImageNet weights for {name} lack {len(missing)} tensors, e.g. {missing[:3]}")
+        self.is_swin = name.startswith("swin")
+        if name.startswith(("resnet", "wrn")):
+            self.body = nn.Sequential(*list(net.children())[:-2])
+            self.out_channels = net.fc.in_features
+        elif name == "mobilenet_v2":
+            self.body = net.features
+            self.out_channels = net.last_channel
+        elif self.is_swin:
+            self.body = nn.Sequential(net.features, net.norm)  # channels-last output
+            self.out_channels = net.head.in_features
+        else:
+            self.body = net
+            self.out_channels = net.out_channels
+
+    def forward(self, x):
+        x = self.body(x)
+        return x.permute(0, 3, 1, 2) if self.is_swin else x
+
+
+class MultiLabelNet(nn.Module):
+    """Backbone + label-embedding head. forward() returns a dict with
+    logits [B, C], embeddings (label-wise) [B, C, D] and feature (pooled) [B, F]."""
+
+    def __init__(self, arch, num_classes, embed_dim=768, pretrained=False, weights_path=None):
+        super().__init__()
+        self.arch, self.num_classes = arch, num_classes
+        self.backbone = Backbone(arch, pretrained, weights_path)
+        self.head = LabelEmbeddingHead(self.backbone.out_channels, num_classes, embed_dim)
+
+    def forward(self, images):
+        feature_map = self.backbone(images)
+        logits, embeddings = self.head(feature_map)
+        return {"logits": logits, "embeddings": embeddings, "feature": feature_map.mean((2, 3))}
+
+    def fuse(self):
+        """Deploy form (RepVGG blocks fused); a no-op for other backbones."""
+        repvgg_deploy(self)
+        return self
+
+
+def build_model(arch, num_classes, embed_dim=768, pretrained=False, weights_path=None):
+    return MultiLabelNet(arch, num_classes, embed_dim, pretrained, weights_path)

@@ -1,0 +1,42 @@
+"""Loaders: a training sampler whose order and augmentation seeds depend only on
+(seed, epoch), so that a run resumed mid-epoch sees exactly the same batches."""
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from utils.seed import worker_init_fn
+
+
+class ResumableSampler(Sampler):
+    """Yields (index, augmentation seed) for one epoch, optionally from a given position.
+    With `num_replicas` > 1 each rank takes every num_replicas-th item of the shared order."""
+
+    def __init__(self, size, seed=0, rank=0, num_replicas=1):
+        self.size, self.seed, self.rank, self.num_replicas = size, seed, rank, num_replicas
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch, start=0):
+        """`start` counts this rank's items already consumed in the epoch."""
+        self.epoch, self.start = epoch, start
+
+    def __len__(self):
+        return self.size // self.num_replicas - self.start
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator)
+        seeds = torch.randint(2 ** 62, (self.size,), generator=generator)
+        usable = self.size // self.num_replicas * self.num_replicas
+        mine = range(self.rank, usable, self.num_replicas)[self.start:]
+        return ((order[i].item(), seeds[i].item()) for i in mine)
+
+
+def train_loader(dataset, batch_size, num_workers, seed, rank=0, num_replicas=1):
+    sampler = ResumableSampler(len(dataset), seed, rank, num_replicas)
+    return DataLoader(dataset, batch_size, sampler=sampler, num_workers=num_workers, drop_last=True,
+                      pin_memory=torch.cuda.is_available(), worker_init_fn=worker_init_fn,
+                      persistent_workers=False)
+
+
+def test_loader(dataset, batch_size, num_workers, sampler=None):
+    return DataLoader(dataset, batch_size, shuffle=False, sampler=sampler, num_workers=num_workers,
+                      pin_memory=torch.cuda.is_available())

@@ -1,0 +1,162 @@
+"""Distillers: one object holding the student, the frozen teacher and every extra module
+(projection heads, prototype banks) of a method. forward_train() returns a dict of named,
+weighted loss terms that the trainer sums and logs; trainable_parameters() hands the
+optimizer everything that learns. A new method is one subclass registered in DISTILLERS."""
+import inspect
+
+import torch
+from torch import nn
+
+from mpscd import losses
+from mpscd.prototypes import PrototypeBank, class_sums
+from utils import UserError
+
+
+class Distiller(nn.Module):
+    """Base class: the student trained with BCE alone (also the teacher stage, with no teacher)."""
+
+    needs_teacher = False
+
+    def __init__(self, student, teacher=None):
+        super().__init__()
+        self.student = student
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.requires_grad_(False)
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # frozen: BN statistics and dropout stay in eval mode
+        return self
+
+    def trainable_parameters(self):
+        return [(n, p) for n, p in self.named_parameters() if not n.startswith("teacher.") and p.requires_grad]
+
+    def extra_state(self):
+        """State of the method's own modules (heads, banks): everything but the two networks."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(("student.", "teacher."))}
+
+    def load_extra_state(self, state):
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith(("student.", "teacher."))]
+        if missing or unexpected:
+            raise UserError(f"checkpoint does not match distiller {type(self).__name__}: "
+                            f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+    def prepare(self, loader, device):
+        """Called once before training (e.g. prototype initialisation)."""
+
+    def teacher_forward(self, images):
+        """Teacher outputs without autograd; cloned out of inference mode so that losses
+        may save them for the student's backward pass."""
+        with torch.inference_mode():
+            out = self.teacher(images)
+        return {k: v.clone() for k, v in out.items()}
+
+    def forward_train(self, images, targets):
+        return {"bce": losses.bce_loss(self.student(images)["logits"], targets)}
+
+
+class MPSCD(Distiller):
+    """Multi-label Prototype-aware Structured Contrastive Distillation (METHOD.md):
+    BCE + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch, and optional
+    MLD. A term with weight 0 is not computed, which gives the ablations."""
+
+    needs_teacher = True
+
+    def __init__(self, student, teacher, lambda_pcrd=1.0, lambda_s2s=1.0, lambda_s2p=1.0, lambda_mld=0.0,
+                 tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance", s2p_negatives=False,
+                 prototype_momentum=0.9, prototype_init="teacher_pass"):
+        super().__init__(student, teacher)
+        if pcrd_positives not in ("instance", "class"):
+            raise UserError(f"pcrd_positives must be 'instance' or 'class', got {pcrd_positives!r}")
+        if prototype_init not in ("teacher_pass", "first_batch"):
+            raise UserError(f"prototype_init must be 'teacher_pass' or 'first_batch', got {prototype_init!r}")
+        self.lambdas = {"pcrd": lambda_pcrd, "s2s": lambda_s2s, "s2p": lambda_s2p, "mld": lambda_mld}
+        self.tau_r, self.tau_s = tau_r, tau_s
+        self.pcrd_positives, self.s2p_negatives = pcrd_positives, s2p_negatives
+        self.prototype_init = prototype_init
+        num_classes, dim_s = student.head.queries.shape
+        dim_t = teacher.head.queries.shape[1]
+        self.proj_s = nn.Sequential(nn.Linear(dim_s, dim_s), nn.ReLU(inplace=True), nn.Linear(dim_s, proj_dim))
+        self.proj_t = nn.Sequential(nn.Linear(dim_t, dim_t), nn.ReLU(inplace=True), nn.Linear(dim_t, proj_dim))
+        self.bank_s = PrototypeBank(num_classes, dim_s, prototype_momentum)
+        self.bank_t = PrototypeBank(num_classes, dim_t, prototype_momentum)
+
+    @property
+    def uses_prototypes(self):
+        return bool(self.lambdas["pcrd"] or self.lambdas["s2p"])
+
+    @torch.no_grad()
+    def prepare(self, loader, device):
+        """teacher_pass: P_t[c] = normalise(mean unit teacher embedding of class c) over the
+        training set (test-time transform); P_s starts from the first batch either way."""
+        if not self.uses_prototypes or self.prototype_init != "teacher_pass" or self.bank_t.initialized.all():
+            return
+        sums, counts = 0, 0
+        for batch in loader:
+            embeddings = self.teacher_forward(batch["image"].to(device, non_blocking=True))["embeddings"]
+            batch_sums, batch_counts = class_sums(embeddings, batch["target"].to(device))
+            sums, counts = sums + batch_sums, counts + batch_counts
+        self.bank_t.initialize(sums, counts)
+
+    def forward_train(self, images, targets):
+        t = self.teacher_forward(images)
+        s = self.student(images)
+        terms = {"bce": losses.bce_loss(s["logits"], targets)}
+        with torch.autocast(images.device.type, enabled=False):  # loss arithmetic in float32
+            if self.lambdas["mld"]:
+                terms["mld"] = self.lambdas["mld"] * losses.mld_loss(s["logits"], t["logits"])
+            if self.uses_prototypes:  # correction before the losses, on this batch
+                self.bank_s.update(s["embeddings"].detach(), targets)
+                self.bank_t.update(t["embeddings"], targets)
+            img, cls = losses.positives(targets)
+            s_pos = losses._unit(s["embeddings"][img, cls])
+            t_pos = losses._unit(t["embeddings"][img, cls])
+            if self.lambdas["pcrd"]:
+                terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_pos, t_pos, cls)
+            if self.lambdas["s2s"]:
+                terms["s2s"] = self.lambdas["s2s"] * losses._s2s(s_pos, t_pos, img, self.tau_s)
+            if self.lambdas["s2p"]:
+                if self.s2p_negatives:
+                    img, cls = ((targets == 1) | (targets == 0)).nonzero(as_tuple=True)
+                    s_pos = losses._unit(s["embeddings"][img, cls])
+                    t_pos = losses._unit(t["embeddings"][img, cls])
+                valid = self.bank_s.initialized & self.bank_t.initialized
+                terms["s2p"] = self.lambdas["s2p"] * losses._s2p(
+                    s_pos, t_pos, self.bank_s.prototypes, self.bank_t.prototypes, self.tau_s, valid)
+        return terms
+
+    def _pcrd(self, s_pos, t_pos, cls):
+        """PCRD on the prototype-aware residuals of the positives whose class has a
+        prototype in both banks."""
+        keep = self.bank_s.initialized[cls] & self.bank_t.initialized[cls]
+        s_pos, t_pos, cls = s_pos[keep], t_pos[keep], cls[keep]
+        u = losses._unit(self.proj_s(s_pos - self.bank_s.prototypes[cls]))
+        v = losses._unit(self.proj_t(t_pos - self.bank_t.prototypes[cls]))
+        return losses._info_nce(u, v, cls, self.tau_r, self.pcrd_positives)
+
+
+DISTILLERS = {"vanilla": Distiller, "mpscd": MPSCD}
+
+
+def distiller_class(spec):
+    """The distiller class a config's distiller dict names, after checking its options."""
+    options = dict(spec)
+    name = options.pop("type", None)
+    if name not in DISTILLERS:
+        raise UserError(f"unknown distiller {name!r}; known: {', '.join(DISTILLERS)}")
+    cls = DISTILLERS[name]
+    allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "student", "teacher")]
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise UserError(f"unknown option(s) {sorted(unknown)} for distiller {name!r}; known: {', '.join(allowed)}")
+    return cls
+
+
+def build_distiller(spec, student, teacher=None):
+    """spec: the config's distiller dict, {type: name, **options}."""
+    cls = distiller_class(spec)
+    options = {k: v for k, v in spec.items() if k != "type"}
+    return cls(student, teacher, **options) if cls.needs_teacher else cls(student, **options)

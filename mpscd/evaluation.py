@@ -1,0 +1,48 @@
+"""Scoring a model on a loader and turning the scores into metrics."""
+import contextlib
+
+import numpy as np
+import torch
+
+from utils.metrics import multilabel_metrics
+
+
+def autocast(device, cfg):
+    """float16 autocast on CUDA (cfg amp), bfloat16 on the CPU (cfg cpu_bf16), else nothing."""
+    if device.type == "cuda" and cfg["amp"]:
+        return torch.autocast("cuda", dtype=torch.float16)
+    if device.type == "cpu" and cfg["cpu_bf16"]:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def to_device(images, device, channels_last):
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+@torch.inference_mode()
+def predict(model, loader, device, cfg, max_batches=None):
+    """Sigmoid scores [N, C] (float32), targets [N, C] and dataset indices [N]."""
+    model.eval()
+    scores, targets, indices = [], [], []
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        with autocast(device, cfg):
+            logits = model(to_device(batch["image"], device, cfg["channels_last"]))["logits"]
+        scores.append(torch.sigmoid(logits.float()).cpu())
+        targets.append(batch["target"])
+        indices.append(torch.as_tensor(batch["index"]))
+    return torch.cat(scores).numpy(), torch.cat(targets).numpy(), torch.cat(indices).numpy()
+
+
+def evaluate(model, loader, device, cfg, max_batches=None):
+    scores, targets, _ = predict(model, loader, device, cfg, max_batches)
+    return multilabel_metrics(scores, targets, cfg["eval_threshold"])
+
+
+def summary(metrics):
+    """One line of the headline numbers."""
+    keys = ("mAP", "CF1_topk", "OF1_topk", "CF1_threshold", "OF1_threshold")
+    return "  ".join(f"{k} {metrics[k]:.2f}" for k in keys if k in metrics and np.isfinite(metrics[k]))

@@ -1,0 +1,97 @@
+"""What main.py runs: build data, networks and distiller from a config; train the teacher
+(unless a teacher checkpoint is given), distil the student, write the final results."""
+import json
+import os
+
+import torch
+
+from datasets import build_dataset
+from models import build_model
+from mpscd.data import test_loader, train_loader
+from mpscd.distillers import build_distiller, distiller_class
+from mpscd.evaluation import evaluate, summary
+from mpscd.trainer import StageTrainer
+from utils import UserError
+from utils.checkpoint import load_checkpoint
+
+
+def build_network(cfg, role, num_classes):
+    """The teacher or student network named by the config, with its ImageNet weights."""
+    return build_model(cfg[role], num_classes, cfg["embed_dim"], cfg["pretrained"], cfg[f"{role}_weights"])
+
+
+def load_network(path, arch=None, num_classes=None, embed_dim=None):
+    """A network from a checkpoint of this program; refuses one of another architecture,
+    class count or embedding size than expected."""
+    state = load_checkpoint(path)
+    expected = {"arch": arch, "num_classes": num_classes, "embed_dim": embed_dim}
+    for key, value in expected.items():
+        if value is not None and state[key] != value:
+            raise UserError(f"checkpoint {path} holds {key}={state[key]!r} but the config needs {value!r}; "
+                            "point teacher_checkpoint at a matching checkpoint or set it to None to train one")
+    model = build_model(state["arch"], state["num_classes"], state["embed_dim"])
+    model.load_state_dict(state["model"])
+    return model
+
+
+class Run:
+    def __init__(self, cfg, work_dir, device, log, max_iters=None, resume=False):
+        self.cfg, self.work_dir, self.device, self.log = cfg, work_dir, device, log
+        self.max_iters, self.resume = max_iters, resume
+        self.train_set = build_dataset(cfg, "train", log)
+        self.test_set = build_dataset(cfg, "test", log)
+        self.num_classes = len(self.train_set.classes)
+        log(f"{cfg['dataset']}: {len(self.train_set)} training and {len(self.test_set)} test images, "
+            f"{self.num_classes} classes; batch size {cfg['batch_size']} per process")
+        bs, workers = cfg["batch_size"], cfg["num_workers"]
+        self.loaders = (train_loader(self.train_set, bs, workers, cfg["seed"]),
+                        test_loader(self.test_set, bs, workers),
+                        test_loader(build_dataset(cfg, "train", log, train_transform=False), bs, workers))
+
+    def stage(self, name, distiller, schedule):
+        distiller.to(self.device)
+        if self.cfg["channels_last"]:
+            distiller.to(memory_format=torch.channels_last)
+        trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
+                               self.work_dir, self.log, self.max_iters)
+        metrics = trainer.train(self.resume)
+        self.log(f"[{name}] final: {summary(metrics)}")
+        return metrics
+
+    def teacher(self):
+        """The trained teacher and its test metrics: loaded from teacher_checkpoint, from this
+        run folder when a resumed run already trained it, or trained now."""
+        cfg = self.cfg
+        if cfg["teacher_checkpoint"]:
+            model = load_network(cfg["teacher_checkpoint"], cfg["teacher"], self.num_classes, cfg["embed_dim"])
+            model.to(self.device)
+            metrics = evaluate(model, self.loaders[1], self.device, cfg, self.max_iters)
+            self.log(f"[teacher] loaded {cfg['teacher_checkpoint']}: {summary(metrics)}")
+            return model, metrics
+        model = build_network(cfg, "teacher", self.num_classes)
+        done = os.path.join(self.work_dir, "teacher_results.json")
+        if self.resume and os.path.isfile(done):
+            model.load_state_dict(load_checkpoint(os.path.join(self.work_dir, "teacher_last.pth"))["model"])
+            with open(done) as f:
+                return model.to(self.device), json.load(f)
+        metrics = self.stage("teacher", build_distiller({"type": "vanilla"}, model), cfg["teacher_train"])
+        with open(done, "w") as f:
+            json.dump(metrics, f)
+        return model, metrics
+
+    def run(self):
+        cfg = self.cfg
+        needs_teacher = distiller_class(cfg["distiller"]).needs_teacher  # checks the spec first
+        teacher, teacher_metrics = None, None
+        if needs_teacher or cfg["teacher_checkpoint"]:
+            teacher, teacher_metrics = self.teacher()
+        student = build_network(cfg, "student", self.num_classes)
+        distiller = build_distiller(cfg["distiller"], student, teacher if needs_teacher else None)
+        metrics = self.stage("student", distiller, cfg["student_train"])
+        results = {"dataset": cfg["dataset"], "teacher": cfg["teacher"], "student": cfg["student"],
+                   "method": cfg["distiller"]["type"], "seed": cfg["seed"], "img_size": cfg["img_size"],
+                   "classes": self.train_set.classes, "teacher_metrics": teacher_metrics,
+                   "student_metrics": metrics}
+        with open(os.path.join(self.work_dir, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
+        return results

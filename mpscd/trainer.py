@@ -1,0 +1,181 @@
+"""One training stage (the teacher's or the student's): Adam + OneCycle, AMP, evaluation
+after every epoch, atomic checkpoints, exact resume, progress lines and JSON-lines metrics."""
+import os
+import signal
+import time
+
+import torch
+
+from mpscd.evaluation import autocast, evaluate, summary, to_device
+from utils import UserError
+from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.logger import append_jsonl, format_duration
+from utils.seed import rng_state, set_rng_state
+
+
+def build_optimizer(named_parameters, lr, weight_decay):
+    """Adam as in L2D, with no weight decay on biases, norms and other 1-d parameters."""
+    decay = [p for n, p in named_parameters if p.ndim > 1 and not n.endswith(".bias")]
+    no_decay = [p for n, p in named_parameters if not (p.ndim > 1 and not n.endswith(".bias"))]
+    return torch.optim.Adam([{"params": decay, "weight_decay": weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+
+
+class Interrupted(Exception):
+    """Raised after SIGTERM/SIGINT once a checkpoint has been saved."""
+
+
+class StageTrainer:
+    """Trains `distiller` (whose .student is the network of this stage) for `schedule`.
+
+    Files in work_dir: <stage>_last.pth (every epoch and every `checkpoint_interval`
+    iterations), <stage>_best.pth (best test mAP), and records in metrics.jsonl.
+    """
+
+    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log,
+                 max_iters=None, is_main=True):
+        self.stage, self.distiller, self.cfg, self.schedule = stage, distiller, cfg, schedule
+        self.train_loader, self.test_loader, self.init_loader = loaders
+        self.device, self.work_dir, self.log = device, work_dir, log
+        self.max_iters, self.is_main = max_iters, is_main
+        self.iters_per_epoch = len(self.train_loader.batch_sampler)
+        if self.iters_per_epoch == 0:
+            raise UserError(f"the training set has fewer images than batch_size={cfg['batch_size']}")
+        self.optimizer = build_optimizer(distiller.trainable_parameters(), schedule["lr"], schedule["weight_decay"])
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer, max_lr=schedule["lr"], epochs=schedule["epochs"],
+            steps_per_epoch=self.iters_per_epoch, pct_start=schedule["pct_start"])
+        self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg["amp"])
+        self.epoch, self.iter_in_epoch, self.global_iter, self.best_map = 0, 0, 0, -1.0
+        self.stop_requested = None
+
+    # ---- checkpoints -------------------------------------------------------------
+    def path(self, kind):
+        return os.path.join(self.work_dir, f"{self.stage}_{kind}.pth")
+
+    def state(self):
+        net = self.distiller.student
+        return {"model": net.state_dict(), "arch": net.arch, "num_classes": net.num_classes,
+                "embed_dim": net.head.queries.shape[1], "stage": self.stage,
+                "distiller": self.distiller.extra_state(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
+                "best_map": self.best_map, "rng": rng_state(), "config": dict(self.cfg)}
+
+    def save(self, kind="last"):
+        if self.is_main:
+            save_checkpoint(self.state(), self.path(kind))
+
+    def resume(self):
+        state = load_checkpoint(self.path("last"), map_location=self.device)
+        self.distiller.student.load_state_dict(state["model"])
+        self.distiller.load_extra_state(state["distiller"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.iter_in_epoch = state["epoch"], state["iter_in_epoch"]
+        self.global_iter, self.best_map = state["global_iter"], state["best_map"]
+        set_rng_state(state["rng"])
+        self.log(f"[{self.stage}] resumed from {self.path('last')} at epoch {self.epoch + 1}, "
+                 f"iteration {self.iter_in_epoch} of {self.iters_per_epoch}")
+
+    # ---- signals -------------------------------------------------------------------
+    def _request_stop(self, signum, frame):
+        self.stop_requested = signal.Signals(signum).name
+
+    def _install_signal_handlers(self):
+        return {s: signal.signal(s, self._request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    # ---- loop ----------------------------------------------------------------------
+    def done(self):
+        return self.epoch >= self.schedule["epochs"] or (
+            self.max_iters is not None and self.global_iter >= self.max_iters)
+
+    def train(self, resume=False):
+        """Runs the stage to its end and returns the final evaluation's metrics."""
+        if resume and os.path.isfile(self.path("last")):
+            self.resume()
+        self.distiller.prepare(self.init_loader, self.device)
+        previous = self._install_signal_handlers()
+        try:
+            metrics = None
+            while not self.done():
+                self.train_epoch()
+                metrics = self.end_epoch()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        if metrics is None:  # resumed after the last epoch
+            metrics = self.evaluate()
+        return metrics
+
+    def train_epoch(self):
+        cfg, distiller = self.cfg, self.distiller
+        distiller.train()
+        sampler = self.train_loader.sampler
+        sampler.set_epoch(self.epoch, self.iter_in_epoch * self.cfg["batch_size"])
+        sums, count, tic = {}, 0, time.time()
+        for batch in self.train_loader:
+            images = to_device(batch["image"], self.device, cfg["channels_last"])
+            targets = batch["target"].to(self.device, non_blocking=True)
+            with autocast(self.device, cfg):
+                terms = distiller.forward_train(images, targets)
+            loss = sum(terms.values())
+            if not torch.isfinite(loss):
+                values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
+                raise UserError(f"[{self.stage}] non-finite loss at epoch {self.epoch + 1}, iteration "
+                                f"{self.iter_in_epoch + 1} ({values}); the last good checkpoint is "
+                                f"{self.path('last')}; lower the learning rate or the loss weights")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            self.iter_in_epoch += 1
+            self.global_iter += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            count += 1
+            if self.iter_in_epoch % cfg["print_freq"] == 0 or self.iter_in_epoch == self.iters_per_epoch:
+                self.progress(sums, count, time.time() - tic)
+            if self.stop_requested:
+                self.save()
+                raise Interrupted(f"[{self.stage}] {self.stop_requested}: checkpoint saved at epoch "
+                                  f"{self.epoch + 1}, iteration {self.iter_in_epoch}; continue with --resume")
+            if cfg["checkpoint_interval"] and self.iter_in_epoch % cfg["checkpoint_interval"] == 0:
+                self.save()
+            if self.max_iters is not None and self.global_iter >= self.max_iters:
+                break
+        self.train_terms = {k: v / max(count, 1) for k, v in sums.items()}
+
+    def progress(self, sums, count, elapsed):
+        terms = "  ".join(f"{k} {v / count:.4f}" for k, v in sums.items())
+        speed = count * self.cfg["batch_size"] / max(elapsed, 1e-9)
+        remaining = (self.schedule["epochs"] - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
+        if self.max_iters is not None:
+            remaining = min(remaining, self.max_iters - self.global_iter)
+        eta = remaining * elapsed / count
+        self.log(f"[{self.stage}] epoch {self.epoch + 1}/{self.schedule['epochs']} "
+                 f"iter {self.iter_in_epoch}/{self.iters_per_epoch}  {terms}  "
+                 f"lr {self.scheduler.get_last_lr()[0]:.2e}  {speed:.1f} img/s  eta {format_duration(eta)}")
+
+    def evaluate(self):
+        return evaluate(self.distiller.student, self.test_loader, self.device, self.cfg, self.max_iters)
+
+    def end_epoch(self):
+        metrics = self.evaluate()
+        self.epoch += 1
+        self.iter_in_epoch = 0
+        is_best = metrics["mAP"] > self.best_map
+        self.best_map = max(self.best_map, metrics["mAP"])
+        self.log(f"[{self.stage}] epoch {self.epoch}/{self.schedule['epochs']} test: {summary(metrics)}"
+                 f"{'  (best)' if is_best else ''}")
+        if self.is_main:
+            append_jsonl(os.path.join(self.work_dir, "metrics.jsonl"), {
+                "stage": self.stage, "epoch": self.epoch, "iter": self.global_iter,
+                "lr": self.scheduler.get_last_lr()[0], **{f"loss_{k}": v for k, v in self.train_terms.items()},
+                **{k: v for k, v in metrics.items() if k != "AP"}})
+        self.save()
+        if is_best:
+            self.save("best")
+        return metrics
