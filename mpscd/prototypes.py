@@ -35,7 +35,10 @@ class PrototypeBank(nn.Module):
         sums, counts = all_reduce_sum(*class_sums(embeddings, labels))
         present = counts > 0
         mean = F.normalize(sums, dim=-1)
-        corrected = F.normalize(self.momentum * self.prototypes + (1 - self.momentum) * mean, dim=-1)
+        if self.momentum == 1.0:  # exactly fixed (re-normalising would move the last bits)
+            corrected = self.prototypes
+        else:
+            corrected = F.normalize(self.momentum * self.prototypes + (1 - self.momentum) * mean, dim=-1)
         new = torch.where(self.initialized[:, None], corrected, mean)
         self.prototypes.copy_(torch.where(present[:, None], new, self.prototypes))
         self.initialized |= present

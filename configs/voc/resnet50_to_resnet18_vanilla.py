@@ -1,0 +1,2 @@
+_base_ = "resnet50_to_resnet18_mpscd.py"
+distiller = dict(type="vanilla")

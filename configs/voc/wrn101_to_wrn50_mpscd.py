@@ -1,0 +1,4 @@
+_base_ = "../_base_/voc.py"
+teacher = "wrn101"
+student = "wrn50"
+distiller = dict(type="mpscd")

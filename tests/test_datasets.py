@@ -1,0 +1,121 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import VOC_SAMPLE, needs_voc_sample
+from datasets import build_dataset
+from datasets.coco import coco2014
+from datasets.demo import DigitsDemo
+from datasets.nuswide import nuswide
+from datasets.voc import VOC_CLASSES, voc2007
+from mpscd.config import load_config
+from utils import UserError
+
+# Images per class in the sample's README: (train "1", train "0", test "1", test "0").
+README_COUNTS = {
+    "aeroplane": (112, 1, 72, 1), "bicycle": (116, 6, 64, 4), "bird": (180, 2, 80, 1), "boat": (81, 6, 47, 0),
+    "bottle": (139, 14, 52, 3), "bus": (97, 3, 44, 2), "car": (376, 26, 177, 10), "cat": (163, 3, 78, 2),
+    "chair": (224, 58, 119, 38), "cow": (69, 2, 37, 0), "diningtable": (97, 33, 47, 16), "dog": (203, 7, 103, 0),
+    "horse": (139, 5, 69, 2), "motorbike": (120, 3, 58, 0), "person": (1025, 45, 508, 21),
+    "pottedplant": (133, 20, 57, 5), "sheep": (48, 1, 30, 0), "sofa": (111, 77, 61, 30), "train": (127, 1, 70, 1),
+    "tvmonitor": (128, 16, 60, 2),
+}
+
+
+@needs_voc_sample
+@pytest.mark.parametrize("split,column", [("train", 0), ("test", 2)])
+def test_voc_sample_class_counts_match_its_readme(split, column):
+    ignore = voc2007(VOC_SAMPLE, split, difficult="ignore")
+    positive = voc2007(VOC_SAMPLE, split, difficult="positive")
+    assert len(ignore) == {"train": 2501, "test": 1255}[split]
+    for c, name in enumerate(VOC_CLASSES):
+        ones, zeros = README_COUNTS[name][column], README_COUNTS[name][column + 1]
+        assert (ignore.targets[:, c] == 1).sum() == ones, name
+        assert (ignore.targets[:, c] == -1).sum() == zeros, name
+        assert (positive.targets[:, c] == 1).sum() == ones + zeros, name
+    item = ignore[0]
+    assert item["image"].mode == "RGB" and item["target"].shape == (20,)
+
+
+def make_voc(root, ids=("000001", "000002"), objects=(("dog", 0), ("person", 1))):
+    base = root / "VOCtrainval2007" / "VOCdevkit" / "VOC2007"
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (base / sub).mkdir(parents=True)
+    (base / "ImageSets/Main/trainval.txt").write_text("\n".join(ids) + "\n")
+    for i in ids:
+        Image.new("RGB", (20, 16), (i.__hash__() % 255, 0, 0)).save(base / "JPEGImages" / f"{i}.jpg")
+        objs = "".join(f"<object><name>{n}</name><difficult>{d}</difficult></object>" for n, d in objects)
+        (base / "Annotations" / f"{i}.xml").write_text(f"<annotation>{objs}</annotation>")
+    return base
+
+
+def test_voc_reader_without_optional_fields_and_its_errors(tmp_path):
+    base = make_voc(tmp_path)
+    ds = voc2007(str(tmp_path), "train", difficult="ignore")
+    assert ds.targets[0, VOC_CLASSES.index("dog")] == 1 and ds.targets[0, VOC_CLASSES.index("person")] == -1
+    with pytest.raises(UserError, match="VOCtest2007.*missing"):
+        voc2007(str(tmp_path), "test")
+    (base / "Annotations" / "000002.xml").write_text("<annotation><object><name>doggo</name></object></annotation>")
+    with pytest.raises(UserError, match="doggo.*000002.xml"):
+        voc2007(str(tmp_path), "train")
+    os.remove(base / "Annotations" / "000002.xml")
+    with pytest.raises(UserError, match="000002.xml does not exist"):
+        voc2007(str(tmp_path), "train")
+
+
+def test_coco_reader_on_official_format(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "val2014").mkdir()
+    for name in ("COCO_val2014_000000000042.jpg", "COCO_val2014_000000000073.jpg", "COCO_val2014_000000000074.jpg"):
+        Image.new("RGB", (8, 8)).save(tmp_path / "val2014" / name)
+    data = {"images": [{"id": 73, "file_name": "COCO_val2014_000000000073.jpg"},
+                       {"id": 42, "file_name": "COCO_val2014_000000000042.jpg"},
+                       {"id": 74, "file_name": "COCO_val2014_000000000074.jpg"}],
+            "categories": [{"id": 18, "name": "dog"}, {"id": 1, "name": "person"}, {"id": 3, "name": "car"}],
+            "annotations": [{"image_id": 42, "category_id": 18}, {"image_id": 42, "category_id": 1},
+                            {"image_id": 73, "category_id": 3}]}
+    (tmp_path / "annotations" / "instances_val2014.json").write_text(json.dumps(data))
+    messages = []
+    ds = coco2014(str(tmp_path), "test", log=messages.append)
+    assert ds.classes == ["person", "car", "dog"]  # ascending category id
+    assert ds.targets.tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
+    assert "1 of 3 images have no annotation (kept" in messages[0]
+    assert len(coco2014(str(tmp_path), "test", drop_unlabeled=True, log=messages.append)) == 2
+    with pytest.raises(UserError, match="instances_train2014.json"):
+        coco2014(str(tmp_path), "train")
+
+
+def test_nuswide_reader_skips_and_reports_missing_images(tmp_path):
+    for sub in ("Flickr/actor", "Flickr/airport", "ImageList", "TrainTestLabels"):
+        (tmp_path / sub).mkdir(parents=True)
+    (tmp_path / "Concepts81.txt").write_text("airport\nanimal\n")
+    (tmp_path / "ImageList" / "TestImagelist.txt").write_text("actor\\0001_1.jpg\nairport\\0002_2.jpg\nactor\\0003_3.jpg\n")
+    (tmp_path / "TrainTestLabels" / "Labels_airport_Test.txt").write_text("0\n1\n0\n")
+    (tmp_path / "TrainTestLabels" / "Labels_animal_Test.txt").write_text("1\n0\n1\n")
+    Image.new("RGB", (8, 8)).save(tmp_path / "Flickr/actor/0001_1.jpg")
+    Image.new("RGB", (8, 8)).save(tmp_path / "Flickr/airport/0002_2.jpg")
+    messages = []
+    ds = nuswide(str(tmp_path), "test", log=messages.append)
+    assert ds.classes == ["airport", "animal"] and ds.targets.tolist() == [[0, 1], [1, 0]]
+    assert "1 of 3 listed images are missing" in messages[0]
+
+
+def test_demo_dataset_is_deterministic_and_multilabel():
+    a, b = DigitsDemo("test", test_size=50, seed=3), DigitsDemo("test", test_size=50, seed=3)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.targets, b.targets)
+    assert not np.array_equal(a.images, DigitsDemo("test", test_size=50, seed=4).images)
+    counts = a.targets.sum(1)
+    assert counts.min() >= 1 and counts.max() <= 4 and counts.mean() > 1.5
+    assert a.images.shape == (50, 64, 64, 3)
+
+
+def test_build_dataset_needs_data_root(tmp_path):
+    cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "voc", "resnet50_to_resnet18_mpscd.py"))
+    with pytest.raises(UserError, match="--data_root"):
+        build_dataset(cfg, "train")
+    cfg["data_root"] = str(tmp_path)
+    with pytest.raises(UserError, match="VOCtrainval2007.*missing"):
+        build_dataset(cfg, "train")

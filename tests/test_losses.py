@@ -1,0 +1,162 @@
+"""Each loss against a plain loop written straight from METHOD.md."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mpscd.losses import bce_loss, mld_loss, pcrd_loss, s2p_loss, s2s_loss
+
+TAU = 0.1
+
+
+def unit(x):
+    return F.normalize(x.detach().double(), dim=-1)
+
+
+def positive_list(labels):
+    return [(i, c) for i in range(labels.shape[0]) for c in range(labels.shape[1]) if labels[i, c] == 1]
+
+
+def ref_pcrd(u, v, labels, tau=TAU, positives="instance"):
+    A = positive_list(labels)
+    if not A:
+        return 0.0
+    total = 0.0
+    for a in A:
+        ua = unit(u[a])
+        logits = [float(ua @ unit(v[b])) / tau for b in A]
+        log_denominator = math.log(sum(math.exp(x) for x in logits))
+        pos = [j for j, b in enumerate(A) if (b == a if positives == "instance" else b[1] == a[1])]
+        total += -sum(logits[j] - log_denominator for j in pos) / len(pos)
+    return total / len(A)
+
+
+def kl(p_logits, q_logits):
+    p = torch.softmax(torch.tensor(p_logits, dtype=torch.float64), 0)
+    q = torch.softmax(torch.tensor(q_logits, dtype=torch.float64), 0)
+    return float((p * (p.log() - q.log())).sum())
+
+
+def ref_s2s(s, t, labels, tau=TAU):
+    A = positive_list(labels)
+    rows = []
+    for a in A:
+        others = [b for b in A if b[0] != a[0]]
+        if others:
+            rows.append(kl([float(unit(t[a]) @ unit(t[b])) / tau for b in others],
+                           [float(unit(s[a]) @ unit(s[b])) / tau for b in others]))
+    return sum(rows) / len(rows) if rows else 0.0
+
+
+def ref_s2p(s, t, ps, pt, labels, tau=TAU, negatives=False):
+    anchors = [(i, c) for i in range(labels.shape[0]) for c in range(labels.shape[1])
+               if labels[i, c] == 1 or (negatives and labels[i, c] == 0)]
+    rows = [kl([float(unit(t[a]) @ unit(pt[c])) / tau for c in range(pt.shape[0])],
+               [float(unit(s[a]) @ unit(ps[c])) / tau for c in range(ps.shape[0])]) for a in anchors]
+    return sum(rows) / len(rows) if rows else 0.0
+
+
+def ref_mld(zs, zt):
+    total = 0.0
+    for i in range(zs.shape[0]):
+        for c in range(zs.shape[1]):
+            p, q = torch.sigmoid(zt[i, c].double()), torch.sigmoid(zs[i, c].double())
+            total += float(p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log())
+    return total / zs.shape[0]
+
+
+LABEL_CASES = {
+    "random": lambda: (torch.rand(5, 4) < 0.4).float(),
+    "no positives": lambda: torch.zeros(5, 4),
+    "one positive": lambda: torch.zeros(5, 4).index_put_((torch.tensor([2]), torch.tensor([1])), torch.tensor(1.0)),
+    "single image": lambda: torch.tensor([[1.0, 0, 1, 1]]),
+    "all positive": lambda: torch.ones(3, 4),
+    "class with one positive": lambda: torch.tensor([[1.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0.]]),
+    "ignored labels": lambda: torch.tensor([[1.0, -1, 0, 1], [0, 1, -1, 0], [1, 0, 0, 1.]]),
+}
+
+
+@pytest.fixture(params=list(LABEL_CASES))
+def case(request):
+    torch.manual_seed(hash(request.param) % 1000)
+    labels = LABEL_CASES[request.param]()
+    B, C = labels.shape
+    tensors = dict(u=torch.randn(B, C, 6), v=torch.randn(B, C, 6), s=torch.randn(B, C, 8), t=torch.randn(B, C, 12),
+                   ps=torch.randn(C, 8), pt=torch.randn(C, 12), zs=torch.randn(B, C), zt=torch.randn(B, C))
+    for x in tensors.values():
+        x.requires_grad_(True)
+    return labels, tensors
+
+
+def check(loss, reference, *inputs):
+    assert loss.dtype == torch.float32 and loss.ndim == 0 and torch.isfinite(loss)
+    assert loss.item() == pytest.approx(reference, rel=1e-4, abs=1e-5)
+    assert loss.requires_grad  # in the graph even when it is zero
+    loss.backward()
+    assert all(torch.isfinite(x.grad).all() for x in inputs)
+
+
+@pytest.mark.parametrize("positives", ["instance", "class"])
+def test_pcrd(case, positives):
+    labels, x = case
+    check(pcrd_loss(x["u"], x["v"], labels, TAU, positives), ref_pcrd(x["u"], x["v"], labels, TAU, positives), x["u"], x["v"])
+
+
+def test_s2s(case):
+    labels, x = case
+    check(s2s_loss(x["s"], x["t"], labels, TAU), ref_s2s(x["s"], x["t"], labels), x["s"], x["t"])
+
+
+@pytest.mark.parametrize("negatives", [False, True])
+def test_s2p(case, negatives):
+    labels, x = case
+    loss = s2p_loss(x["s"], x["t"], x["ps"], x["pt"], labels, TAU, negatives)
+    check(loss, ref_s2p(x["s"], x["t"], x["ps"], x["pt"], labels, TAU, negatives), x["s"], x["t"])
+
+
+def test_mld_and_bce(case):
+    labels, x = case
+    check(mld_loss(x["zs"], x["zt"]), ref_mld(x["zs"], x["zt"]), x["zs"])
+    ref = sum(-(math.log(torch.sigmoid(z).item()) if y == 1 else math.log(1 - torch.sigmoid(z).item()))
+              for z, y in zip(x["zs"].flatten(), labels.flatten()) if y >= 0) / labels.shape[0]
+    assert bce_loss(x["zs"], labels).item() == pytest.approx(ref, rel=1e-5)
+
+
+def test_single_positive_pcrd_is_zero():
+    labels = torch.zeros(3, 4)
+    labels[1, 2] = 1
+    assert pcrd_loss(torch.randn(3, 4, 5), torch.randn(3, 4, 5), labels).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_s2p_leaves_out_uninitialised_prototypes():
+    torch.manual_seed(0)
+    labels = (torch.rand(4, 5) < 0.5).float()
+    labels[0, 0] = 1
+    s, t, ps, pt = torch.randn(4, 5, 8), torch.randn(4, 5, 8), torch.randn(5, 8), torch.randn(5, 8)
+    valid = torch.tensor([True, True, False, True, False])
+    ref = ref_s2p(s, t, ps[valid], pt[valid], labels)
+    assert s2p_loss(s, t, ps, pt, labels, proto_valid=valid).item() == pytest.approx(ref, rel=1e-4)
+
+
+def test_identical_teacher_and_student_give_zero_and_rotation_invariance():
+    torch.manual_seed(1)
+    labels = (torch.rand(6, 5) < 0.5).float()
+    e, p = torch.randn(6, 5, 16), torch.randn(5, 16)
+    assert s2s_loss(e, e, labels).item() == pytest.approx(0, abs=1e-6)
+    assert s2p_loss(e, e, p, p, labels).item() == pytest.approx(0, abs=1e-6)
+    t, pt, s, ps = torch.randn(6, 5, 12), torch.randn(5, 12), torch.randn(6, 5, 16), torch.randn(5, 16)
+    q, _ = torch.linalg.qr(torch.randn(16, 16))
+    assert s2s_loss(s @ q, t, labels).item() == pytest.approx(s2s_loss(s, t, labels).item(), rel=1e-4)
+    assert s2p_loss(s @ q, t, ps @ q, pt, labels).item() == pytest.approx(s2p_loss(s, t, ps, pt, labels).item(), rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_inputs_give_finite_float32(dtype):
+    torch.manual_seed(2)
+    labels = (torch.rand(8, 6) < 0.4).float()
+    s, t = torch.randn(8, 6, 16, dtype=dtype), torch.randn(8, 6, 16, dtype=dtype)
+    p = torch.randn(6, 16, dtype=dtype)
+    for loss in (pcrd_loss(s, t, labels), s2s_loss(s, t, labels), s2p_loss(s, t, p, p, labels),
+                 mld_loss(s[..., 0], t[..., 0])):
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)

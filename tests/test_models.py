@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from models import BACKBONES, build_model
+from utils import UserError
+
+
+@pytest.mark.parametrize("arch", list(BACKBONES))
+def test_every_backbone_returns_the_three_outputs(arch):
+    model = build_model(arch, 20, embed_dim=768).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64))
+    assert out["logits"].shape == (2, 20)
+    assert out["embeddings"].shape == (2, 20, 768)
+    assert out["feature"].shape == (2, model.backbone.out_channels)
+
+
+@pytest.mark.parametrize("arch", ["repvgg_a0", "repvgg_a2"])
+def test_repvgg_fusion_gives_the_same_outputs(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, 20, embed_dim=64)
+    model.train()
+    with torch.no_grad():  # give BatchNorm non-trivial statistics
+        for _ in range(3):
+            model(torch.randn(4, 3, 64, 64) * 2 + 0.5)
+    model.eval()
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+        model.fuse()
+        after = model(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.backbone.modules())
+    for key in before:
+        assert torch.allclose(before[key], after[key], atol=1e-4), key
+
+
+def test_missing_imagenet_weights_name_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(UserError, match=r"resnet18-f37072fd\.pth.*checkpoints"):
+        build_model("resnet18", 20, pretrained=True)
+    with pytest.raises(UserError, match=r"RepVGG-A0-train\.pth"):
+        build_model("repvgg_a0", 20, pretrained=True)
+
+
+def test_pretrained_weights_load_from_the_cache_and_from_a_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    import torchvision
+    reference = torchvision.models.resnet18()
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(reference.state_dict(), tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
+    model = build_model("resnet18", 20, pretrained=True)
+    assert torch.equal(model.backbone.body[0].weight, reference.conv1.weight)
+    from models.repvgg import repvgg_a0
+    official = repvgg_a0()
+    torch.save({**official.state_dict(), "linear.weight": torch.zeros(1000, 1280)}, tmp_path / "a0.pth")
+    model = build_model("repvgg_a0", 20, weights_path=str(tmp_path / "a0.pth"))
+    assert torch.equal(model.backbone.body.stage0.rbr_dense.conv.weight, official.stage0.rbr_dense.conv.weight)
+
+
+def test_unknown_backbone_lists_the_known_ones():
+    with pytest.raises(UserError, match="resnet18.*repvgg_a2"):
+        build_model("resnet9", 20)

@@ -1,0 +1,91 @@
+import torch
+import torch.nn.functional as F
+
+from models import build_model
+from mpscd.distillers import build_distiller
+from mpscd.prototypes import PrototypeBank
+
+
+def test_correction_rule_by_hand():
+    bank = PrototypeBank(3, 2, momentum=0.5)
+    bank.prototypes[0] = torch.tensor([1.0, 0.0])
+    bank.initialized[0] = True
+    embeddings = torch.zeros(2, 3, 2)
+    embeddings[0, 0] = torch.tensor([0.0, 2.0])   # class 0, image 0
+    embeddings[1, 0] = torch.tensor([0.0, 5.0])   # class 0, image 1
+    embeddings[1, 1] = torch.tensor([3.0, 4.0])   # class 1, first appearance
+    labels = torch.tensor([[1.0, 0, 0], [1, 1, 0]])
+    bank.update(embeddings, labels)
+    # class 0: mu = normalise((0,1) + (0,1)) = (0,1); P = normalise(0.5*(1,0) + 0.5*(0,1))
+    assert torch.allclose(bank.prototypes[0], torch.tensor([1.0, 1.0]) / 2 ** 0.5)
+    assert torch.allclose(bank.prototypes[1], torch.tensor([0.6, 0.8]))  # set to its first mean
+    assert torch.equal(bank.prototypes[2], torch.zeros(2))                # absent: untouched
+    assert bank.initialized.tolist() == [True, True, False]
+
+
+def test_momentum_one_keeps_prototypes_and_absent_classes_do_not_move():
+    torch.manual_seed(0)
+    bank = PrototypeBank(4, 8, momentum=1.0)
+    labels = torch.ones(2, 4)
+    bank.update(torch.randn(2, 4, 8), labels)
+    first = bank.prototypes.clone()
+    for _ in range(3):
+        bank.update(torch.randn(2, 4, 8), labels)
+    assert torch.equal(bank.prototypes, first)
+    moving = PrototypeBank(4, 8, momentum=0.9)
+    moving.update(torch.randn(2, 4, 8), labels)
+    before = moving.prototypes.clone()
+    only_class_1 = torch.zeros(2, 4)
+    only_class_1[0, 1] = 1
+    moving.update(torch.randn(2, 4, 8), only_class_1)
+    changed = (moving.prototypes != before).any(1)
+    assert changed.tolist() == [False, True, False, False]
+    assert torch.allclose(moving.prototypes.norm(dim=1), torch.ones(4))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    bank = PrototypeBank(5, 6)
+    bank.update(torch.randn(3, 5, 6), (torch.rand(3, 5) < 0.5).float())
+    torch.save(bank.state_dict(), tmp_path / "bank.pth")
+    restored = PrototypeBank(5, 6)
+    restored.load_state_dict(torch.load(tmp_path / "bank.pth"))
+    assert torch.equal(restored.prototypes, bank.prototypes)
+    assert torch.equal(restored.initialized, bank.initialized)
+
+
+def tiny_distiller(**options):
+    torch.manual_seed(0)
+    teacher = build_model("resnet18", 4, embed_dim=24)
+    student = build_model("resnet18", 4, embed_dim=16)
+    return build_distiller({"type": "mpscd", "lambda_mld": 1.0, "prototype_init": "first_batch", **options},
+                           student, teacher)
+
+
+def test_gradients_reach_student_and_heads_never_teacher():
+    distiller = tiny_distiller().train()
+    labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 1]])
+    terms = distiller.forward_train(torch.randn(3, 3, 32, 32), labels)
+    assert set(terms) == {"bce", "mld", "pcrd", "s2s", "s2p"}
+    assert all(t.dtype == torch.float32 and torch.isfinite(t) for t in terms.values())
+    sum(terms.values()).backward()
+    assert all(p.grad is None for p in distiller.teacher.parameters())
+    for module in (distiller.student.head, distiller.student.backbone, distiller.proj_s, distiller.proj_t):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+    names = {n.split(".")[0] for n, _ in distiller.trainable_parameters()}
+    assert names == {"student", "proj_s", "proj_t"}
+    assert not distiller.teacher.training and distiller.student.training
+    # the banks were corrected before the losses: every class with positives is initialised
+    assert distiller.bank_s.initialized.all() and distiller.bank_t.initialized.all()
+
+
+def test_teacher_pass_initialisation():
+    distiller = tiny_distiller(prototype_init="teacher_pass")
+    images, labels = torch.randn(4, 3, 32, 32), torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]])
+    distiller.prepare([{"image": images[:2], "target": labels[:2]}, {"image": images[2:], "target": labels[2:]}],
+                      torch.device("cpu"))
+    with torch.no_grad():
+        t = F.normalize(distiller.teacher(images)["embeddings"], dim=-1)
+    expected = F.normalize((t * (labels == 1).float()[..., None]).sum(0), dim=-1)
+    assert distiller.bank_t.initialized.tolist() == [True, True, True, False]
+    assert torch.allclose(distiller.bank_t.prototypes[:3], expected[:3], atol=1e-5)
+    assert not distiller.bank_s.initialized.any()  # the student bank starts from its first batch
