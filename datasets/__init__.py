@@ -1,5 +1,8 @@
 """Dataset readers. build_dataset(cfg, split, log) -> a MultiLabelDataset whose items are
 dicts (image, target, index)."""
+import copy
+import time
+
 from datasets.coco import coco2014
 from datasets.demo import DigitsDemo
 from datasets.nuswide import nuswide
@@ -10,11 +13,16 @@ from utils import UserError
 DATASETS = ("voc", "coco", "nuswide", "demo")
 
 
-def build_dataset(cfg, split, log=print, train_transform=None):
-    """`split` is "train" or "test". `train_transform` overrides whether the training
-    augmentation is used (default: for the train split only)."""
-    train = split == "train" if train_transform is None else train_transform
-    transform = build_transform(cfg["img_size"], train, **cfg["augment"])
+def with_test_transform(dataset, cfg):
+    """The same images (and cache) seen through the test-time transform."""
+    view = copy.copy(dataset)
+    view.transform = build_transform(cfg["img_size"], False)
+    return view
+
+
+def build_dataset(cfg, split, log=print):
+    """`split` is "train" (with the training augmentation) or "test"."""
+    transform = build_transform(cfg["img_size"], split == "train", **cfg["augment"])
     name = cfg["dataset"]
     if name == "demo":
         return DigitsDemo(split, transform, **cfg["demo"])
@@ -23,7 +31,14 @@ def build_dataset(cfg, split, log=print, train_transform=None):
     if not cfg["data_root"]:
         raise UserError(f"dataset {name!r} needs --data_root (the folder holding it; see README.md)")
     if name == "voc":
-        return voc2007(cfg["data_root"], split, transform, cfg["difficult"])
-    if name == "coco":
-        return coco2014(cfg["data_root"], split, transform, cfg["drop_unlabeled"], log)
-    return nuswide(cfg["data_root"], split, transform, log)
+        dataset = voc2007(cfg["data_root"], split, transform, cfg["difficult"])
+    elif name == "coco":
+        dataset = coco2014(cfg["data_root"], split, transform, cfg["drop_unlabeled"], log)
+    else:
+        dataset = nuswide(cfg["data_root"], split, transform, log)
+    if cfg["cache_images"]:
+        tic = time.time()
+        size = dataset.build_cache(cfg["img_size"])
+        log(f"cached {len(dataset)} {split} images at {cfg['img_size']} px: {size / 2**20:.0f} MiB "
+            f"in memory, built in {time.time() - tic:.0f} s")
+    return dataset

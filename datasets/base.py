@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -45,13 +47,26 @@ class MultiLabelDataset(Dataset):
 
 
 class ImageFileDataset(MultiLabelDataset):
-    """A MultiLabelDataset whose images are files on disk."""
+    """A MultiLabelDataset whose images are files on disk, optionally decoded once into
+    memory at a fixed size (`cache_size`), for the first step of every transform is a
+    resize to that size."""
 
     def __init__(self, paths, classes, targets, transform=None):
         super().__init__(classes, targets, transform)
         self.paths = list(paths)
+        self.cache = None
         if not self.paths:
             raise UserError("the dataset is empty: its id list names no image")
 
+    def build_cache(self, size, threads=4):
+        """Decode and resize every image to size x size uint8 RGB; returns the bytes held."""
+        def decode(path):
+            return np.asarray(load_rgb(path).resize((size, size), Image.BILINEAR))
+        with ThreadPoolExecutor(threads) as pool:
+            self.cache = np.stack(list(pool.map(decode, self.paths)))
+        return self.cache.nbytes
+
     def load_image(self, index):
+        if self.cache is not None:
+            return Image.fromarray(self.cache[index])
         return load_rgb(self.paths[index])

@@ -22,6 +22,7 @@ SCHEMA = {
     "img_size": (224, (int,)),
     "batch_size": (64, (int,)),             # per process
     "num_workers": (4, (int,)),
+    "cache_images": (False, (bool,)),       # decode + resize every image once, keep it in memory
     "difficult": ("positive", (str,)),      # VOC difficult-only labels: positive | ignore
     "drop_unlabeled": (False, (bool,)),     # COCO images without any annotation
     "augment": (dict(flip=True, randaugment=True, cutout=0.5), (dict,)),

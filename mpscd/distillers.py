@@ -138,7 +138,82 @@ class MPSCD(Distiller):
         return losses._info_nce(u, v, cls, self.tau_r, self.pcrd_positives)
 
 
-DISTILLERS = {"vanilla": Distiller, "mpscd": MPSCD}
+class LogitKD(Distiller):
+    """BCE + weight * T^2 * per-class binary KL of the temperature-softened sigmoids
+    (Hinton et al. 2015, on sigmoid outputs). At T = 1 this is L2D's MLD."""
+
+    needs_teacher = True
+    term = "kd"
+
+    def __init__(self, student, teacher, lambda_kd=1.0, temperature=4.0):
+        super().__init__(student, teacher)
+        self.lambda_kd, self.temperature = lambda_kd, temperature
+
+    def forward_train(self, images, targets):
+        t = self.teacher_forward(images)
+        s = self.student(images)
+        return {"bce": losses.bce_loss(s["logits"], targets),
+                self.term: self.lambda_kd * losses.kd_loss(s["logits"], t["logits"], self.temperature)}
+
+
+class MLD(LogitKD):
+    """L2D's multi-label logit distillation (Yang et al., ICCV 2023): per-class binary KL
+    between sigmoid(teacher) and sigmoid(student)."""
+
+    term = "mld"
+
+    def __init__(self, student, teacher, lambda_kd=1.0, temperature=1.0):
+        super().__init__(student, teacher, lambda_kd, temperature)
+
+
+class L2D(Distiller):
+    """L2D (Yang et al., ICCV 2023, "Multi-Label Knowledge Distillation"): MLD plus
+    class-aware and instance-aware label-wise embedding structure distillation."""
+
+    needs_teacher = True
+
+    def __init__(self, student, teacher, lambda_mld=1.0, lambda_cd=1.0, lambda_id=1.0):
+        super().__init__(student, teacher)
+        self.lambdas = {"mld": lambda_mld, "cd": lambda_cd, "id": lambda_id}
+
+    def forward_train(self, images, targets):
+        t = self.teacher_forward(images)
+        s = self.student(images)
+        class_aware, instance_aware = losses.l2d_structure_losses(s["embeddings"], t["embeddings"], targets)
+        return {"bce": losses.bce_loss(s["logits"], targets),
+                "mld": self.lambdas["mld"] * losses.mld_loss(s["logits"], t["logits"]),
+                "cd": self.lambdas["cd"] * class_aware, "id": self.lambdas["id"] * instance_aware}
+
+
+class FeatureKD(Distiller):
+    """Relation-based distillation on the pooled feature: RKD (distance + angle) or PKT."""
+
+    needs_teacher = True
+    loss_name = None
+
+    def __init__(self, student, teacher, lambda_kd=1.0):
+        super().__init__(student, teacher)
+        self.lambda_kd = lambda_kd
+
+    def forward_train(self, images, targets):
+        t = self.teacher_forward(images)
+        s = self.student(images)
+        relation = getattr(losses, f"{self.loss_name}_loss")(s["feature"], t["feature"])
+        return {"bce": losses.bce_loss(s["logits"], targets), self.loss_name: self.lambda_kd * relation}
+
+
+class RKD(FeatureKD):
+    """Park et al., CVPR 2019: distance (weight 25) and angle (weight 50) relations."""
+    loss_name = "rkd"
+
+
+class PKT(FeatureKD):
+    """Passalis & Tefas, ECCV 2018: probabilistic knowledge transfer."""
+    loss_name = "pkt"
+
+
+DISTILLERS = {"vanilla": Distiller, "mpscd": MPSCD, "mld": MLD, "kd": LogitKD, "l2d": L2D,
+              "rkd": RKD, "pkt": PKT}
 
 
 def distiller_class(spec):

@@ -107,3 +107,83 @@ def mld_loss(student_logits, teacher_logits):
     p_t = torch.sigmoid(t)
     kl = p_t * (F.logsigmoid(t) - F.logsigmoid(s)) + (1 - p_t) * (F.logsigmoid(-t) - F.logsigmoid(-s))
     return kl.sum() / s.shape[0]
+
+
+# ---- baselines ------------------------------------------------------------------------
+
+def kd_loss(student_logits, teacher_logits, temperature=4.0):
+    """Hinton et al. 2015 ("Distilling the Knowledge in a Neural Network") for multi-label
+    outputs: per-class binary KL of the temperature-softened sigmoids, times T^2."""
+    return temperature ** 2 * mld_loss(student_logits.float() / temperature, teacher_logits.float() / temperature)
+
+
+def _normalised_distances(x):
+    """Pairwise Euclidean distances divided by their mean over distinct pairs (RKD's psi_D)."""
+    d = torch.cdist(x, x)
+    n = x.shape[0]
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=x.device)
+    return d / d[off_diagonal].mean().clamp_min(1e-12), off_diagonal
+
+
+def rkd_loss(student_feature, teacher_feature, distance_weight=25.0, angle_weight=50.0):
+    """Park et al., CVPR 2019 ("Relational Knowledge Distillation"): Huber loss between the
+    teacher's and student's mean-normalised pairwise distances (RKD-D) and between the
+    cosines of the angles of every triplet (RKD-A), on the pooled features."""
+    s, t = student_feature.float(), teacher_feature.float()
+    if s.shape[0] < 2:
+        return _zero(s)
+    d_s, off = _normalised_distances(s)
+    d_t, _ = _normalised_distances(t)
+    distance = F.smooth_l1_loss(d_s[off], d_t[off])
+    if s.shape[0] < 3:
+        return distance_weight * distance
+    # angle at anchor j between i and k: <unit(f_i - f_j), unit(f_k - f_j)>, for all i, j, k
+    e_s = F.normalize(s[:, None] - s[None], dim=-1)       # [B, B, F]: e[i, j] = unit(f_i - f_j)
+    e_t = F.normalize(t[:, None] - t[None], dim=-1)
+    angle_s = torch.einsum("ijd,kjd->ijk", e_s, e_s)
+    angle_t = torch.einsum("ijd,kjd->ijk", e_t, e_t)
+    return distance_weight * distance + angle_weight * F.smooth_l1_loss(angle_s, angle_t)
+
+
+def pkt_loss(student_feature, teacher_feature, eps=1e-7):
+    """Passalis & Tefas, ECCV 2018 ("Learning Deep Representations with Probabilistic
+    Knowledge Transfer"): cosine-similarity kernels turned into conditional probabilities
+    per row, KL(teacher || student) summed over pairs, averaged over the batch."""
+    def conditional(x):
+        x = F.normalize(x.float(), dim=1)
+        k = (x @ x.t() + 1.0) / 2.0
+        return k / k.sum(1, keepdim=True)
+    p_s, p_t = conditional(student_feature), conditional(teacher_feature)
+    return (p_t * torch.log((p_t + eps) / (p_s + eps))).sum(1).mean()
+
+
+def _group_structure_loss(e_s, e_t, group):
+    """Huber loss between the mean-normalised distance structures of teacher and student,
+    within each group (pairs of distinct items sharing `group`); each group's distances
+    are divided by that group's mean distance. Vectorised over groups."""
+    n = e_s.shape[0]
+    pairs = (group[:, None] == group[None, :]) & ~torch.eye(n, dtype=torch.bool, device=e_s.device)
+    if not pairs.any():
+        return _zero(e_s, e_t)
+    a, b = pairs.nonzero(as_tuple=True)
+    g = group[a]
+    num_groups = int(group.max()) + 1
+
+    def normalised(e):
+        d = (e[a] - e[b]).norm(dim=1)
+        total = torch.zeros(num_groups, device=e.device).index_add_(0, g, d)
+        count = torch.zeros(num_groups, device=e.device).index_add_(0, g, torch.ones_like(d))
+        return d / (total / count.clamp_min(1)).clamp_min(1e-12)[g]
+
+    return F.smooth_l1_loss(normalised(e_s.float()), normalised(e_t.float()))
+
+
+def l2d_structure_losses(s, t, labels):
+    """L2D's label-wise embedding distillation (Yang et al., ICCV 2023, "Multi-Label Knowledge
+    Distillation"): class-aware (structure among the images of one class) and instance-aware
+    (structure among the labels of one image) terms on the positives' embeddings,
+    each a mean-normalised distance structure matched with a Huber loss.
+    s [B, C, Ds], t [B, C, Dt] raw label-wise embeddings; returns (class-aware, instance-aware)."""
+    img, cls = positives(labels)
+    e_s, e_t = s[img, cls], t[img, cls]
+    return _group_structure_loss(e_s, e_t, cls), _group_structure_loss(e_s, e_t, img)

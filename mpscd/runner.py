@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from datasets import build_dataset
+from datasets import build_dataset, with_test_transform
 from models import build_model
 from mpscd.data import test_loader, train_loader
 from mpscd.distillers import build_distiller, distiller_class
@@ -46,7 +46,7 @@ class Run:
         bs, workers = cfg["batch_size"], cfg["num_workers"]
         self.loaders = (train_loader(self.train_set, bs, workers, cfg["seed"]),
                         test_loader(self.test_set, bs, workers),
-                        test_loader(build_dataset(cfg, "train", log, train_transform=False), bs, workers))
+                        test_loader(with_test_transform(self.train_set, cfg), bs, workers))
 
     def stage(self, name, distiller, schedule):
         distiller.to(self.device)

@@ -1,0 +1,82 @@
+"""Results table from run folders: python -m mpscd.report WORK_DIR [WORK_DIR ...] [--csv].
+
+Each folder holding a results.json (found recursively) is one run; runs that share
+dataset, teacher, student, method and image size form one row, with mean ± std over
+their seeds. The teacher row shows the teachers those runs used."""
+import argparse
+import csv
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+
+COLUMNS = ("mAP", "OF1_topk", "CF1_topk", "OF1_threshold", "CF1_threshold")
+
+
+def find_results(folders):
+    paths = []
+    for folder in folders:
+        paths += sorted(glob.glob(os.path.join(folder, "**", "results.json"), recursive=True))
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append(json.load(f))
+    return runs
+
+
+def _cell(values):
+    values = np.asarray(values, dtype=float)
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+
+
+def table_rows(runs):
+    """[(dataset, teacher, student, method, img_size, n_runs, {column: cell})], teachers first."""
+    groups = {}
+    for run in runs:
+        key = (run["dataset"], run["teacher"], run["student"], run["method"], run["img_size"])
+        groups.setdefault(key, []).append(run)
+    rows, teachers = [], {}
+    for (dataset, teacher, student, method, size), group in groups.items():
+        metrics = [r["student_metrics"] for r in group]
+        rows.append((dataset, teacher, student, method, size, len(group),
+                     {c: _cell([m[c] for m in metrics]) for c in COLUMNS}))
+        for r in group:
+            if r["teacher_metrics"]:  # one entry per distinct teacher model
+                teachers.setdefault((dataset, teacher, size), {})[r["teacher_metrics"]["mAP"]] = r["teacher_metrics"]
+    teacher_rows = [(d, t, "-", "teacher", s, len(ms), {c: _cell([m[c] for m in ms.values()]) for c in COLUMNS})
+                    for (d, t, s), ms in teachers.items()]
+    return sorted(teacher_rows) + sorted(rows, key=lambda r: r[:5])
+
+
+def markdown(rows):
+    head = ["dataset", "teacher", "student", "method", "img", "runs", *COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for *key, n, cells in rows:
+        lines.append("| " + " | ".join([*map(str, key), str(n), *(cells[c] for c in COLUMNS)]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("work_dirs", nargs="+")
+    parser.add_argument("--csv", action="store_true", help="print CSV instead of Markdown")
+    args = parser.parse_args(argv)
+    runs = find_results(args.work_dirs)
+    if not runs:
+        sys.exit(f"error: no results.json under {', '.join(args.work_dirs)}")
+    rows = table_rows(runs)
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["dataset", "teacher", "student", "method", "img_size", "runs", *COLUMNS])
+        for *key, n, cells in rows:
+            writer.writerow([*key, n, *(cells[c] for c in COLUMNS)])
+    else:
+        print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
