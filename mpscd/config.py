@@ -44,6 +44,7 @@ SCHEMA = {
     "cpu_bf16": (True, (bool,)),            # bfloat16 autocast on the CPU (about 1.8x faster here)
     "channels_last": (True, (bool,)),
     "eval_threshold": (0.5, (float,)),
+    "eval_interval": (1, (int,)),           # evaluate every N epochs (and always after the last)
     "print_freq": (20, (int,)),
     "checkpoint_interval": (0, (int,)),     # also save <stage>_last.pth every N iterations
     "seed": (0, (int,)),

@@ -163,19 +163,22 @@ class StageTrainer:
         return evaluate(self.distiller.student, self.test_loader, self.device, self.cfg, self.max_iters)
 
     def end_epoch(self):
-        metrics = self.evaluate()
+        """Evaluate (every eval_interval epochs and after the last), log, checkpoint."""
         self.epoch += 1
         self.iter_in_epoch = 0
-        is_best = metrics["mAP"] > self.best_map
-        self.best_map = max(self.best_map, metrics["mAP"])
-        self.log(f"[{self.stage}] epoch {self.epoch}/{self.schedule['epochs']} test: {summary(metrics)}"
-                 f"{'  (best)' if is_best else ''}")
+        metrics = None
+        if self.epoch % self.cfg["eval_interval"] == 0 or self.done():
+            metrics = self.evaluate()
+            is_best = metrics["mAP"] > self.best_map
+            self.best_map = max(self.best_map, metrics["mAP"])
+            self.log(f"[{self.stage}] epoch {self.epoch}/{self.schedule['epochs']} test: {summary(metrics)}"
+                     f"{'  (best)' if is_best else ''}")
         if self.is_main:
             append_jsonl(os.path.join(self.work_dir, "metrics.jsonl"), {
                 "stage": self.stage, "epoch": self.epoch, "iter": self.global_iter,
                 "lr": self.scheduler.get_last_lr()[0], **{f"loss_{k}": v for k, v in self.train_terms.items()},
-                **{k: v for k, v in metrics.items() if k != "AP"}})
+                **{k: v for k, v in (metrics or {}).items() if k != "AP"}})
         self.save()
-        if is_best:
+        if metrics is not None and is_best:
             self.save("best")
         return metrics

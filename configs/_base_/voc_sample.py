@@ -1,0 +1,14 @@
+# The real-data experiment that fits a 2-core CPU: the VOC 2007 sample of ../shared
+# (2,501 train / 1,255 test real images), from scratch (no ImageNet weights), at 64 px,
+# images decoded once into memory. Teachers get a longer schedule than students
+# (configs/voc_sample/resnet50_teacher.py): from scratch a resnet50 needs it to beat a resnet18.
+dataset = "voc"
+img_size = 64
+batch_size = 32
+num_workers = 2
+cache_images = True
+pretrained = False
+augment = dict(flip=True, randaugment=True, cutout=0.5)
+student_train = dict(epochs=15, lr=1e-3)
+eval_interval = 5
+print_freq = 40

@@ -1,0 +1,213 @@
+"""Performance benchmark: python -m mpscd.benchmark [--data_root VOC_SAMPLE] [--device cuda].
+
+Prints, with ratios:
+1. a full MPSCD step against a vanilla distillation step (teacher forward without
+   gradient + student forward/backward + BCE + optimizer step), resnet50 -> resnet18;
+2. the MPSCD loss terms alone (forward + backward, prototype update and projection heads
+   included) at COCO scale against a straightforward per-class Python loop;
+3. the training input pipeline (the real loader, decoding JPEGs or from the image cache)
+   against the same steps fed from tensors already in memory (needs --data_root);
+4. peak memory (CPU max RSS; CUDA max allocated).
+"""
+import argparse
+import resource
+import time
+
+import torch
+import torch.nn.functional as F
+
+from models import build_model
+from mpscd.config import SCHEMA
+from mpscd.distillers import MPSCD
+from mpscd.evaluation import autocast, to_device
+from mpscd.trainer import build_optimizer
+
+
+def timed(fn, steps, warmup=2, device=None):
+    """Median seconds of one call of fn over `steps` calls after `warmup` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize()
+        tic = time.perf_counter()
+        fn()
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - tic)
+    return sorted(times)[len(times) // 2]
+
+
+def make_step(distiller, cfg, device, next_batch):
+    """One optimisation step of `distiller` per call, on the batch `next_batch()` returns."""
+    optimizer = build_optimizer(distiller.trainable_parameters(), 1e-4, 1e-4)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg["amp"])
+    distiller.train()
+
+    def step():
+        batch = next_batch()
+        images = to_device(batch["image"], device, cfg["channels_last"])
+        targets = batch["target"].to(device, non_blocking=True)
+        with autocast(device, cfg):
+            loss = sum(distiller.forward_train(images, targets).values())
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return step
+
+
+def endless(batches):
+    while True:
+        yield from batches
+
+
+def random_batches(n, batch_size, num_classes, img_size, labels_per_image, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        targets = (torch.rand(batch_size, num_classes, generator=g) < labels_per_image / num_classes).float()
+        out.append({"image": torch.randn(batch_size, 3, img_size, img_size, generator=g), "target": targets})
+    return out
+
+
+def build_pair(teacher, student, num_classes, device, cfg, **mpscd_options):
+    torch.manual_seed(0)
+    distiller = MPSCD(build_model(student, num_classes), build_model(teacher, num_classes),
+                      prototype_init="first_batch", **mpscd_options).to(device)
+    return distiller.to(memory_format=torch.channels_last) if cfg["channels_last"] else distiller
+
+
+def step_overhead(args, cfg, device):
+    batches = random_batches(4, args.batch_size, 20, args.img_size, 1.5)
+    vanilla = build_pair("resnet50", "resnet18", 20, device, cfg, lambda_pcrd=0.0, lambda_s2s=0.0, lambda_s2p=0.0)
+    full = build_pair("resnet50", "resnet18", 20, device, cfg)
+    t_vanilla = timed(make_step(vanilla, cfg, device, endless(batches).__next__), args.steps, device=device)
+    t_full = timed(make_step(full, cfg, device, endless(batches).__next__), args.steps, device=device)
+    return t_vanilla, t_full
+
+
+def loop_reference_terms(s, t, labels, bank_s, bank_t, proj_s, proj_t, tau_r=0.1, tau_s=0.1, m=0.9):
+    """METHOD.md's three terms and the prototype update written plainly, one class and one
+    anchor at a time: the straightforward implementation the vectorised one replaces."""
+    pos = [(i, c) for c in range(labels.shape[1]) for i in range(labels.shape[0]) if labels[i, c] == 1]
+    s_unit, t_unit = F.normalize(s, dim=-1), F.normalize(t, dim=-1)
+    with torch.no_grad():
+        for c in range(labels.shape[1]):
+            members = [i for i, cc in pos if cc == c]
+            if members:
+                for bank, e in ((bank_s, s_unit), (bank_t, t_unit)):
+                    mean = F.normalize(e[members, c].sum(0), dim=0)
+                    bank[c] = F.normalize(m * bank[c] + (1 - m) * mean, dim=0)
+    u = torch.stack([F.normalize(proj_s(s_unit[i, c] - bank_s[c]), dim=0) for i, c in pos])
+    v = torch.stack([F.normalize(proj_t(t_unit[i, c] - bank_t[c]), dim=0) for i, c in pos])
+    pcrd = sum(-F.log_softmax(torch.stack([u[a] @ v[b] / tau_r for b in range(len(pos))]), 0)[a]
+               for a in range(len(pos))) / len(pos)
+    s2s, s2p = 0.0, 0.0
+    for a, (i, c) in enumerate(pos):
+        others = [(j, d) for j, d in pos if j != i]
+        p_t = F.softmax(torch.stack([t_unit[i, c] @ t_unit[j, d] / tau_s for j, d in others]), 0)
+        log_p_s = F.log_softmax(torch.stack([s_unit[i, c] @ s_unit[j, d] / tau_s for j, d in others]), 0)
+        s2s = s2s + (p_t * (p_t.log() - log_p_s)).sum()
+        q_t = F.softmax(torch.stack([t_unit[i, c] @ bank_t[k] / tau_s for k in range(labels.shape[1])]), 0)
+        log_q_s = F.log_softmax(torch.stack([s_unit[i, c] @ bank_s[k] / tau_s for k in range(labels.shape[1])]), 0)
+        s2p = s2p + (q_t * (q_t.log() - log_q_s)).sum()
+    return pcrd + s2s / len(pos) + s2p / len(pos)
+
+
+def loss_terms(args, device):
+    """Vectorised MPSCD terms vs the loop reference at B=64, C=80, D=768, ~3 labels/image."""
+    torch.manual_seed(0)
+    B, C, D = 64, 80, 768
+    labels = (torch.rand(B, C, device=device) < 2.9 / C).float()
+    s = torch.randn(B, C, D, device=device, requires_grad=True)
+    t = torch.randn(B, C, D, device=device)
+
+    class Net(torch.nn.Module):  # stands in for a network: the loss code reads only head.queries
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Module()
+            self.head.queries = torch.nn.Parameter(torch.zeros(C, D))
+    distiller = MPSCD(Net(), Net(), prototype_init="first_batch").to(device)
+    distiller.bank_s.update(s.detach(), torch.ones(1, C, device=device).expand(B, C))
+    distiller.bank_t.update(t, torch.ones(1, C, device=device).expand(B, C))
+
+    def vectorised():
+        out = {"logits": torch.zeros(B, C, device=device), "embeddings": s, "feature": None}
+        distiller.student.forward = lambda images: out
+        distiller.teacher_forward = lambda images: {"logits": out["logits"], "embeddings": t}
+        terms = distiller.forward_train(torch.zeros(1, device=device), labels)
+        (terms["pcrd"] + terms["s2s"] + terms["s2p"]).backward()
+
+    def loop():
+        loop_reference_terms(s, t, labels, distiller.bank_s.prototypes.clone(), distiller.bank_t.prototypes.clone(),
+                             distiller.proj_s, distiller.proj_t).backward()
+    n_pos = int(labels.sum())
+    return timed(vectorised, max(args.steps, 5), device=device), timed(loop, 1, warmup=0, device=device), n_pos
+
+
+def input_pipeline(args, cfg, device):
+    """images/s of `pipeline_steps` student steps fed by the real training loader (workers
+    started, as at every epoch) vs the same batches already in memory."""
+    from datasets import build_dataset
+    from mpscd.data import train_loader
+    distiller = build_pair("resnet50", "resnet18", 20, device, cfg)
+    steps, results = args.pipeline_steps, {}
+    for cache in (False, True):
+        data_cfg = {**cfg, "dataset": "voc", "data_root": args.data_root, "img_size": args.img_size,
+                    "cache_images": cache}
+        loader = train_loader(build_dataset(data_cfg, "train", log=lambda *a: None),
+                              args.batch_size, args.workers, seed=0)
+        in_memory = [batch for _, batch in zip(range(steps), loader)]
+        from_memory = make_step(distiller, cfg, device, endless(in_memory).__next__)
+        t_memory = timed(lambda: [from_memory() for _ in range(steps)], 1, warmup=1, device=device)
+        from_loader = make_step(distiller, cfg, device, endless(loader).__next__)
+        t_loader = timed(lambda: [from_loader() for _ in range(steps)], 1, warmup=0, device=device)
+        images = steps * args.batch_size
+        results["image cache" if cache else "JPEG decoding"] = (images / t_loader, images / t_memory)
+    return results
+
+
+def peak_memory(device):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    text = f"peak CPU RSS {rss:.0f} MiB"
+    if device.type == "cuda":
+        text += f", CUDA max allocated {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
+    return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--img_size", type=int, default=128)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (median)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--data_root", help="the VOC 2007 sample, for the input-pipeline figure")
+    parser.add_argument("--pipeline_steps", type=int, default=30, help="steps per input-pipeline measurement")
+    parser.add_argument("--no_bf16", action="store_true", help="float32 on the CPU (bf16 autocast is the default)")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    cfg = {k: v for k, (v, _) in SCHEMA.items()}
+    cfg["cpu_bf16"] = not args.no_bf16
+    precision = "fp16 AMP" if device.type == "cuda" else ("bf16 autocast" if cfg["cpu_bf16"] else "float32")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; {precision}; channels_last; batch {args.batch_size}, {args.img_size} px, 20 classes")
+
+    t_vanilla, t_full = step_overhead(args, cfg, device)
+    print(f"1. step, resnet50 -> resnet18: vanilla distillation {1000 * t_vanilla:.0f} ms, "
+          f"full MPSCD {1000 * t_full:.0f} ms, ratio {t_full / t_vanilla:.3f} (target <= 1.05)")
+    t_vec, t_loop, n_pos = loss_terms(args, device)
+    print(f"2. MPSCD loss terms fwd+bwd at B=64, C=80, D=768, {n_pos} positives: vectorised "
+          f"{1000 * t_vec:.1f} ms, per-class loop {1000 * t_loop:.0f} ms, speed-up {t_loop / t_vec:.0f}x "
+          "(target >= 10x)")
+    if args.data_root:
+        for source, (loader_speed, memory_speed) in input_pipeline(args, cfg, device).items():
+            print(f"3. input pipeline ({source}, {args.workers} workers): {loader_speed:.0f} img/s from the loader, "
+                  f"{memory_speed:.0f} img/s from memory, ratio {loader_speed / memory_speed:.2f} (target >= 0.90)")
+    print(f"4. {peak_memory(device)}")
+
+
+if __name__ == "__main__":
+    main()
