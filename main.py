@@ -76,9 +76,18 @@ def main(argv=None):
     return results
 
 
+def user_message(error):
+    """The one-line message of a UserError, also when a DataLoader worker raised it (the
+    loader re-raises it with the worker's traceback as its text; the last line is ours)."""
+    return str(error).strip().splitlines()[-1].removeprefix("utils.UserError: ")
+
+
 if __name__ == "__main__":
     try:
         main()
-    except (UserError, Interrupted) as e:
-        print(f"error: {e}" if isinstance(e, UserError) else str(e), file=sys.stderr)
-        sys.exit(2 if isinstance(e, UserError) else 130)
+    except UserError as e:
+        print(f"error: {user_message(e)}", file=sys.stderr)
+        sys.exit(2)
+    except Interrupted as e:
+        print(e, file=sys.stderr)
+        sys.exit(130)

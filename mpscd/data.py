@@ -32,9 +32,11 @@ class ResumableSampler(Sampler):
 
 def train_loader(dataset, batch_size, num_workers, seed, rank=0, num_replicas=1):
     sampler = ResumableSampler(len(dataset), seed, rank, num_replicas)
+    # Its own generator: starting workers must not draw from the global RNG, whose state
+    # (saved in checkpoints) drives dropout and must not depend on where an epoch began.
     return DataLoader(dataset, batch_size, sampler=sampler, num_workers=num_workers, drop_last=True,
                       pin_memory=torch.cuda.is_available(), worker_init_fn=worker_init_fn,
-                      persistent_workers=False)
+                      generator=torch.Generator().manual_seed(seed))
 
 
 def test_loader(dataset, batch_size, num_workers, sampler=None):
