@@ -5,15 +5,14 @@ import os
 import sys
 import time
 
-import torch
-
 from datasets import build_dataset
 from mpscd.config import load_config
-from mpscd.data import test_loader
+from mpscd.data import make_test_loader
 from mpscd.evaluation import evaluate
 from mpscd.runner import Run, load_network
 from mpscd.trainer import Interrupted
 from utils import UserError
+from utils.distributed import init_from_environment, is_main_process, rank, world_size
 from utils.logger import format_duration, get_logger
 from utils.metrics import PROTOCOLS
 from utils.seed import seed_everything
@@ -53,21 +52,23 @@ def main(argv=None):
     name = os.path.splitext(os.path.basename(args.cfg_file))[0]
     work_dir = args.work_dir or os.path.join("work_dirs", name)
     os.makedirs(work_dir, exist_ok=True)
-    log = get_logger(work_dir).info
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = init_from_environment(args.device)  # joins torchrun's process group, if any
+    log = get_logger(work_dir).info if is_main_process() else (lambda message: None)
     seed_everything(cfg["seed"], cfg["deterministic"])
 
     if args.evaluate:
         dataset = build_dataset(cfg, "test", log)
         model = load_network(args.evaluate, num_classes=len(dataset.classes)).to(device)
-        loader = test_loader(dataset, cfg["batch_size"], cfg["num_workers"])
+        loader = make_test_loader(dataset, cfg["batch_size"], cfg["num_workers"], rank(), world_size())
         metrics = evaluate(model, loader, device, cfg)
         log(f"{args.evaluate} on {cfg['dataset']} test:\n" + evaluation_report(metrics, dataset.classes))
-        with open(os.path.join(work_dir, "evaluation.json"), "w") as f:
-            json.dump({"checkpoint": args.evaluate, "classes": dataset.classes, **metrics}, f, indent=1)
+        if is_main_process():
+            with open(os.path.join(work_dir, "evaluation.json"), "w") as f:
+                json.dump({"checkpoint": args.evaluate, "classes": dataset.classes, **metrics}, f, indent=1)
         return metrics
 
-    cfg.dump(os.path.join(work_dir, "config.py"))
+    if is_main_process():
+        cfg.dump(os.path.join(work_dir, "config.py"))
     log(f"config {args.cfg_file} -> run folder {work_dir}, device {device}")
     tic = time.time()
     results = Run(cfg, work_dir, device, log, args.max_iters, args.resume).run()

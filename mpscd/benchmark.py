@@ -151,13 +151,13 @@ def input_pipeline(args, cfg, device):
     """images/s of `pipeline_steps` student steps fed by the real training loader (workers
     started, as at every epoch) vs the same batches already in memory."""
     from datasets import build_dataset
-    from mpscd.data import train_loader
+    from mpscd.data import make_train_loader
     distiller = build_pair("resnet50", "resnet18", 20, device, cfg)
     steps, results = args.pipeline_steps, {}
     for cache in (False, True):
         data_cfg = {**cfg, "dataset": "voc", "data_root": args.data_root, "img_size": args.img_size,
                     "cache_images": cache}
-        loader = train_loader(build_dataset(data_cfg, "train", log=lambda *a: None),
+        loader = make_train_loader(build_dataset(data_cfg, "train", log=lambda *a: None),
                               args.batch_size, args.workers, seed=0)
         in_memory = [batch for _, batch in zip(range(steps), loader)]
         from_memory = make_step(distiller, cfg, device, endless(in_memory).__next__)

@@ -43,6 +43,7 @@ SCHEMA = {
     "amp": (True, (bool,)),                 # float16 autocast + GradScaler on CUDA
     "cpu_bf16": (True, (bool,)),            # bfloat16 autocast on the CPU (about 1.8x faster here)
     "channels_last": (True, (bool,)),
+    "sync_bn": (False, (bool,)),            # SyncBatchNorm in the student under torchrun (CUDA only)
     "eval_threshold": (0.5, (float,)),
     "eval_interval": (1, (int,)),           # evaluate every N epochs (and always after the last)
     "print_freq": (20, (int,)),

@@ -30,7 +30,7 @@ class ResumableSampler(Sampler):
         return ((order[i].item(), seeds[i].item()) for i in mine)
 
 
-def train_loader(dataset, batch_size, num_workers, seed, rank=0, num_replicas=1):
+def make_train_loader(dataset, batch_size, num_workers, seed, rank=0, num_replicas=1):
     sampler = ResumableSampler(len(dataset), seed, rank, num_replicas)
     # Its own generator: starting workers must not draw from the global RNG, whose state
     # (saved in checkpoints) drives dropout and must not depend on where an epoch began.
@@ -39,6 +39,20 @@ def train_loader(dataset, batch_size, num_workers, seed, rank=0, num_replicas=1)
                       generator=torch.Generator().manual_seed(seed))
 
 
-def test_loader(dataset, batch_size, num_workers, sampler=None):
-    return DataLoader(dataset, batch_size, shuffle=False, sampler=sampler, num_workers=num_workers,
-                      pin_memory=torch.cuda.is_available())
+class ShardSampler(Sampler):
+    """Rank r of n takes items r, r + n, r + 2n, ...: every item exactly once over all ranks,
+    without the padding of DistributedSampler (which would count images twice)."""
+
+    def __init__(self, size, rank=0, num_replicas=1):
+        self.indices = range(rank, size, num_replicas)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __iter__(self):
+        return iter(self.indices)
+
+
+def make_test_loader(dataset, batch_size, num_workers, rank=0, num_replicas=1):
+    return DataLoader(dataset, batch_size, sampler=ShardSampler(len(dataset), rank, num_replicas),
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available())

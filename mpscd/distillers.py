@@ -57,6 +57,10 @@ class Distiller(nn.Module):
     def forward_train(self, images, targets):
         return {"bce": losses.bce_loss(self.student(images)["logits"], targets)}
 
+    def forward(self, images, targets):
+        """The training forward, so that DistributedDataParallel can wrap a distiller."""
+        return self.forward_train(images, targets)
+
 
 class MPSCD(Distiller):
     """Multi-label Prototype-aware Structured Contrastive Distillation (METHOD.md):
@@ -79,8 +83,9 @@ class MPSCD(Distiller):
         self.prototype_init = prototype_init
         num_classes, dim_s = student.head.queries.shape
         dim_t = teacher.head.queries.shape[1]
-        self.proj_s = nn.Sequential(nn.Linear(dim_s, dim_s), nn.ReLU(inplace=True), nn.Linear(dim_s, proj_dim))
-        self.proj_t = nn.Sequential(nn.Linear(dim_t, dim_t), nn.ReLU(inplace=True), nn.Linear(dim_t, proj_dim))
+        if lambda_pcrd:  # no idle parameters when PCRD is off (DistributedDataParallel needs that)
+            self.proj_s = nn.Sequential(nn.Linear(dim_s, dim_s), nn.ReLU(inplace=True), nn.Linear(dim_s, proj_dim))
+            self.proj_t = nn.Sequential(nn.Linear(dim_t, dim_t), nn.ReLU(inplace=True), nn.Linear(dim_t, proj_dim))
         self.bank_s = PrototypeBank(num_classes, dim_s, prototype_momentum)
         self.bank_t = PrototypeBank(num_classes, dim_t, prototype_momentum)
 

@@ -4,6 +4,7 @@ import contextlib
 import numpy as np
 import torch
 
+from utils.distributed import all_gather_objects
 from utils.metrics import multilabel_metrics
 
 
@@ -38,8 +39,12 @@ def predict(model, loader, device, cfg, max_batches=None):
 
 
 def evaluate(model, loader, device, cfg, max_batches=None):
-    scores, targets, _ = predict(model, loader, device, cfg, max_batches)
-    return multilabel_metrics(scores, targets, cfg["eval_threshold"])
+    """Metrics on the whole test set: under torch.distributed each rank scores its shard
+    and the shards are gathered (each image once) before the metrics are computed."""
+    shards = all_gather_objects(predict(model, loader, device, cfg, max_batches))
+    scores, targets, indices = (np.concatenate(parts) for parts in zip(*shards))
+    order = np.argsort(indices, kind="stable")
+    return multilabel_metrics(scores[order], targets[order], cfg["eval_threshold"])
 
 
 def summary(metrics):

@@ -7,12 +7,13 @@ import torch
 
 from datasets import build_dataset, with_test_transform
 from models import build_model
-from mpscd.data import test_loader, train_loader
+from mpscd.data import make_test_loader, make_train_loader
 from mpscd.distillers import build_distiller, distiller_class
 from mpscd.evaluation import evaluate, summary
 from mpscd.trainer import StageTrainer
 from utils import UserError
 from utils.checkpoint import load_checkpoint
+from utils.distributed import is_main_process, rank, world_size
 
 
 def build_network(cfg, role, num_classes):
@@ -43,12 +44,16 @@ class Run:
         self.num_classes = len(self.train_set.classes)
         log(f"{cfg['dataset']}: {len(self.train_set)} training and {len(self.test_set)} test images, "
             f"{self.num_classes} classes; batch size {cfg['batch_size']} per process")
-        bs, workers = cfg["batch_size"], cfg["num_workers"]
-        self.loaders = (train_loader(self.train_set, bs, workers, cfg["seed"]),
-                        test_loader(self.test_set, bs, workers),
-                        test_loader(with_test_transform(self.train_set, cfg), bs, workers))
+        bs, workers, shard = cfg["batch_size"], cfg["num_workers"], (rank(), world_size())
+        if world_size() > 1:
+            log(f"distributed: {world_size()} processes, global batch {bs * world_size()}")
+        self.loaders = (make_train_loader(self.train_set, bs, workers, cfg["seed"], *shard),
+                        make_test_loader(self.test_set, bs, workers, *shard),
+                        make_test_loader(with_test_transform(self.train_set, cfg), bs, workers, *shard))
 
     def stage(self, name, distiller, schedule):
+        if self.cfg["sync_bn"] and world_size() > 1:
+            distiller.student = torch.nn.SyncBatchNorm.convert_sync_batchnorm(distiller.student)
         distiller.to(self.device)
         if self.cfg["channels_last"]:
             distiller.to(memory_format=torch.channels_last)
@@ -75,8 +80,9 @@ class Run:
             with open(done) as f:
                 return model.to(self.device), json.load(f)
         metrics = self.stage("teacher", build_distiller({"type": "vanilla"}, model), cfg["teacher_train"])
-        with open(done, "w") as f:
-            json.dump(metrics, f)
+        if is_main_process():
+            with open(done, "w") as f:
+                json.dump(metrics, f)
         return model, metrics
 
     def run(self):
@@ -92,6 +98,7 @@ class Run:
                    "method": cfg["distiller"]["type"], "seed": cfg["seed"], "img_size": cfg["img_size"],
                    "classes": self.train_set.classes, "teacher_metrics": teacher_metrics,
                    "student_metrics": metrics}
-        with open(os.path.join(self.work_dir, "results.json"), "w") as f:
-            json.dump(results, f, indent=1)
+        if is_main_process():
+            with open(os.path.join(self.work_dir, "results.json"), "w") as f:
+                json.dump(results, f, indent=1)
         return results

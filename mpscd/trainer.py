@@ -5,10 +5,12 @@ import signal
 import time
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from mpscd.evaluation import autocast, evaluate, summary, to_device
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.distributed import is_distributed, is_main_process
 from utils.logger import append_jsonl, format_duration
 from utils.seed import rng_state, set_rng_state
 
@@ -32,12 +34,17 @@ class StageTrainer:
     iterations), <stage>_best.pth (best test mAP), and records in metrics.jsonl.
     """
 
-    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log,
-                 max_iters=None, is_main=True):
+    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log, max_iters=None):
         self.stage, self.distiller, self.cfg, self.schedule = stage, distiller, cfg, schedule
         self.train_loader, self.test_loader, self.init_loader = loaders
         self.device, self.work_dir, self.log = device, work_dir, log
-        self.max_iters, self.is_main = max_iters, is_main
+        self.max_iters, self.is_main = max_iters, is_main_process()
+        # Under torchrun: one replica per process; gradients of the student and the heads
+        # are averaged over ranks (the frozen teacher has none to synchronise).
+        self.forward = distiller
+        if is_distributed():
+            self.forward = DistributedDataParallel(
+                distiller, device_ids=[device.index] if device.type == "cuda" else None)
         self.iters_per_epoch = len(self.train_loader.batch_sampler)
         if self.iters_per_epoch == 0:
             raise UserError(f"the training set has fewer images than batch_size={cfg['batch_size']}")
@@ -119,7 +126,7 @@ class StageTrainer:
             images = to_device(batch["image"], self.device, cfg["channels_last"])
             targets = batch["target"].to(self.device, non_blocking=True)
             with autocast(self.device, cfg):
-                terms = distiller.forward_train(images, targets)
+                terms = self.forward(images, targets)
             loss = sum(terms.values())
             if not torch.isfinite(loss):
                 values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())

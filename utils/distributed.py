@@ -1,3 +1,7 @@
+"""torch.distributed helpers; every function is a no-op (or trivial) in a single process."""
+import os
+
+import torch
 import torch.distributed as dist
 
 
@@ -5,9 +9,43 @@ def is_distributed():
     return dist.is_available() and dist.is_initialized()
 
 
+def rank():
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size():
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main_process():
+    return rank() == 0
+
+
+def init_from_environment(device=None):
+    """Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK): NCCL on
+    CUDA, gloo on the CPU. Returns the device this process uses."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    use_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    return torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
+
+
 def all_reduce_sum(*tensors):
-    """Sum tensors over all ranks in place (a no-op in a single process); returns them."""
+    """Sum tensors over all ranks in place; returns them."""
     if is_distributed():
         for t in tensors:
             dist.all_reduce(t)
     return tensors
+
+
+def all_gather_objects(obj):
+    """The list of every rank's `obj` (a one-element list in a single process)."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out

@@ -1,0 +1,133 @@
+"""Data-parallel training with torch.distributed (gloo, 2 CPU processes)."""
+import os
+import socket
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+
+from models import build_model
+from mpscd.data import ShardSampler, make_test_loader
+from mpscd.distillers import build_distiller
+from mpscd.evaluation import evaluate
+from mpscd.trainer import build_optimizer
+
+CFG = {"amp": False, "cpu_bf16": False, "channels_last": False, "eval_threshold": 0.5}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def no_randomness(model):
+    """Dropout and stochastic depth off, so that runs differ only by how the batch is split."""
+    for m in model.modules():
+        for name in ("p", "dropout", "attention_dropout"):  # Dropout, StochasticDepth, attention
+            if isinstance(getattr(m, name, None), float):
+                setattr(m, name, 0.0)
+    return model
+
+
+def batches(steps=3, global_batch=8, classes=5, size=32):
+    g = torch.Generator().manual_seed(0)
+    return [(torch.randn(global_batch, 3, size, size, generator=g),
+             (torch.rand(global_batch, classes, generator=g) < 0.4).float()) for _ in range(steps)]
+
+
+def train_weights(world, rank):
+    """swin_t (no BatchNorm) trained 3 SGD steps on the global batches; returns its weights.
+    (SGD: Adam's first steps are lr * sign(gradient), which turns rounding noise in
+    near-zero gradients into lr-sized differences and would hide what is tested.)"""
+    torch.manual_seed(0)
+    distiller = build_distiller({"type": "vanilla"}, no_randomness(build_model("swin_t", 5, embed_dim=32)))
+    model = DistributedDataParallel(distiller) if world > 1 else distiller
+    optimizer = torch.optim.SGD([p for _, p in distiller.trainable_parameters()], lr=0.1)
+    for images, targets in batches():
+        local = slice(rank * len(images) // world, (rank + 1) * len(images) // world)
+        loss = sum(model(images[local], targets[local]).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {k: v.clone() for k, v in distiller.student.state_dict().items()}
+
+
+class Images(torch.utils.data.Dataset):
+    def __init__(self, n=13, classes=5):
+        g = torch.Generator().manual_seed(1)
+        self.images = torch.randn(n, 3, 32, 32, generator=g)
+        self.targets = (torch.rand(n, classes, generator=g) < 0.4).float()
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return {"image": self.images[i], "target": self.targets[i], "index": i}
+
+
+def scoring_net():
+    torch.manual_seed(5)
+    return build_model("resnet18", 5, embed_dim=16)
+
+
+def worker(rank, world, port, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        # 1. prototype banks identical on every rank after every step, local batches differing
+        torch.manual_seed(0)
+        distiller = build_distiller({"type": "mpscd", "prototype_init": "first_batch"},
+                                    build_model("resnet18", 5, embed_dim=16), build_model("resnet18", 5, embed_dim=24))
+        model = DistributedDataParallel(distiller)
+        optimizer = build_optimizer(distiller.trainable_parameters(), 1e-3, 0.0)
+        for images, targets in batches(global_batch=6):
+            local = slice(rank * 3, rank * 3 + 3)
+            loss = sum(model(images[local], targets[local]).values())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            for bank in (distiller.bank_s, distiller.bank_t):
+                gathered = [torch.zeros_like(bank.prototypes) for _ in range(world)]
+                dist.all_gather(gathered, bank.prototypes)
+                assert all(torch.equal(gathered[0], g) for g in gathered), "banks differ across ranks"
+        # 2. sharded evaluation sees each test image exactly once (13 images, 2 ranks)
+        dataset = Images()
+        loader = make_test_loader(dataset, 4, 0, rank, world)
+        metrics = evaluate(scoring_net(), loader, torch.device("cpu"), CFG)
+        # 3. final student weights under DDP
+        weights = train_weights(world, rank)
+        if rank == 0:  # as NumPy: torch's shared-memory tensors would die with this process
+            out.put((metrics, {k: v.numpy() for k, v in weights.items()}))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_match_one():
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    port = free_port()
+    procs = [ctx.Process(target=worker, args=(r, 2, port, out)) for r in range(2)]
+    for p in procs:
+        p.start()
+    metrics, weights = out.get(timeout=280)
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    single = evaluate(scoring_net(), make_test_loader(Images(), 4, 0), torch.device("cpu"), CFG)
+    assert metrics.keys() == single.keys()
+    for key in single:
+        np.testing.assert_allclose(metrics[key], single[key], rtol=1e-6)
+    reference = train_weights(1, 0)
+    worst = max((torch.from_numpy(weights[k]) - reference[k]).abs().max().item() for k in reference)
+    assert worst < 1e-5, worst
+
+
+
+def test_shards_cover_every_index_once():
+    for size in (10, 13):
+        seen = sorted(i for r in range(3) for i in ShardSampler(size, r, 3))
+        assert seen == list(range(size))
