@@ -21,9 +21,9 @@ def build_network(cfg, role, num_classes):
     return build_model(cfg[role], num_classes, cfg["embed_dim"], cfg["pretrained"], cfg[f"{role}_weights"])
 
 
-def load_network(path, arch=None, num_classes=None, embed_dim=None):
+def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=False):
     """A network from a checkpoint of this program; refuses one of another architecture,
-    class count or embedding size than expected."""
+    class count or embedding size than expected. `with_state` also returns the checkpoint."""
     state = load_checkpoint(path)
     expected = {"arch": arch, "num_classes": num_classes, "embed_dim": embed_dim}
     for key, value in expected.items():
@@ -32,7 +32,7 @@ def load_network(path, arch=None, num_classes=None, embed_dim=None):
                             "point teacher_checkpoint at a matching checkpoint or set it to None to train one")
     model = build_model(state["arch"], state["num_classes"], state["embed_dim"])
     model.load_state_dict(state["model"])
-    return model
+    return (model, state) if with_state else model
 
 
 class Run:
@@ -58,7 +58,7 @@ class Run:
         if self.cfg["channels_last"]:
             distiller.to(memory_format=torch.channels_last)
         trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
-                               self.work_dir, self.log, self.max_iters)
+                               self.work_dir, self.log, self.max_iters, self.train_set.classes)
         metrics = trainer.train(self.resume)
         self.log(f"[{name}] final: {summary(metrics)}")
         return metrics

@@ -34,11 +34,12 @@ class StageTrainer:
     iterations), <stage>_best.pth (best test mAP), and records in metrics.jsonl.
     """
 
-    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log, max_iters=None):
+    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log, max_iters=None,
+                 classes=None):
         self.stage, self.distiller, self.cfg, self.schedule = stage, distiller, cfg, schedule
         self.train_loader, self.test_loader, self.init_loader = loaders
         self.device, self.work_dir, self.log = device, work_dir, log
-        self.max_iters, self.is_main = max_iters, is_main_process()
+        self.max_iters, self.is_main, self.classes = max_iters, is_main_process(), classes
         # Under torchrun: one replica per process; gradients of the student and the heads
         # are averaged over ranks (the frozen teacher has none to synchronise).
         self.forward = distiller
@@ -63,7 +64,7 @@ class StageTrainer:
     def state(self):
         net = self.distiller.student
         return {"model": net.state_dict(), "arch": net.arch, "num_classes": net.num_classes,
-                "embed_dim": net.head.queries.shape[1], "stage": self.stage,
+                "embed_dim": net.head.queries.shape[1], "stage": self.stage, "classes": self.classes,
                 "distiller": self.distiller.extra_state(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,

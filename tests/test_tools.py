@@ -1,0 +1,61 @@
+"""predict and export on a tiny run folder made by main.py."""
+import copy
+import csv
+import os
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT, demo_opts
+import main
+from datasets.demo import DigitsDemo
+from mpscd import export, predict
+from mpscd.runner import load_network
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp("run")
+    main.main(["--cfg_file", os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_vanilla.py"),
+               "--work_dir", str(work_dir), "--max_iters", "2", "--opts", *demo_opts()])
+    return work_dir
+
+
+def test_predict_prints_labels_and_writes_csv(run_dir, tmp_path, capsys):
+    demo = DigitsDemo("test", test_size=3)
+    for i in range(3):
+        Image.fromarray(demo.images[i]).save(tmp_path / f"digits{i}.png")
+    paths, scores = predict.main(["--checkpoint", str(run_dir / "student_last.pth"), "--images", str(tmp_path),
+                                  "--threshold", "0.0", "--csv", str(tmp_path / "out.csv")])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 3 and printed[0].startswith(str(tmp_path / "digits0.png"))
+    assert len(printed[0].split(", ")) == 10  # threshold 0: every class, with its score
+    rows = list(csv.reader(open(tmp_path / "out.csv")))
+    assert rows[0] == ["image", *[str(d) for d in range(10)]] and len(rows) == 4
+    model = load_network(str(run_dir / "student_last.pth"))
+    assert torch.allclose(scores, predict.predict_images(model, paths, 32, torch.device("cpu")))
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "repvgg_a0"])
+def test_export_equals_the_checkpoint(tmp_path, arch):
+    from models import build_model
+    torch.manual_seed(0)
+    model = build_model(arch, 5, embed_dim=16)
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so that fusing them is tested
+        model(torch.randn(4, 3, 32, 32) * 3 + 1)
+    model.eval()
+    unfused = copy.deepcopy(model)
+    assert export.export(model, 32, str(tmp_path / "m.pt2")) < 1e-4
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(torch.export.load(str(tmp_path / "m.pt2")).module()(x), unfused(x)["logits"], atol=1e-4)
+
+
+def test_export_command_on_a_run(run_dir, tmp_path, capsys):
+    export.main(["--checkpoint", str(run_dir / "student_last.pth"), "--output", str(tmp_path / "s.pt2")])
+    assert "max |logit difference|" in capsys.readouterr().out
+    model = load_network(str(run_dir / "student_last.pth")).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(torch.export.load(str(tmp_path / "s.pt2")).module()(x), model(x)["logits"], atol=1e-4)
