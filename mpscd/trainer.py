@@ -23,6 +23,15 @@ def build_optimizer(named_parameters, lr, weight_decay):
                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
 
 
+def tensorboard_writer(work_dir, stage):
+    """A TensorBoard writer into work_dir/tensorboard/<stage> when tensorboard is installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(os.path.join(work_dir, "tensorboard", stage))
+
+
 class Interrupted(Exception):
     """Raised after SIGTERM/SIGINT once a checkpoint has been saved."""
 
@@ -56,6 +65,7 @@ class StageTrainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg["amp"])
         self.epoch, self.iter_in_epoch, self.global_iter, self.best_map = 0, 0, 0, -1.0
         self.stop_requested = None
+        self.tensorboard = tensorboard_writer(work_dir, stage) if self.is_main else None
 
     # ---- checkpoints -------------------------------------------------------------
     def path(self, kind):
@@ -157,6 +167,10 @@ class StageTrainer:
         self.train_terms = {k: v / max(count, 1) for k, v in sums.items()}
 
     def progress(self, sums, count, elapsed):
+        if self.tensorboard is not None:
+            for k, v in sums.items():
+                self.tensorboard.add_scalar(f"loss/{k}", v / count, self.global_iter)
+            self.tensorboard.add_scalar("lr", self.scheduler.get_last_lr()[0], self.global_iter)
         terms = "  ".join(f"{k} {v / count:.4f}" for k, v in sums.items())
         speed = count * self.cfg["batch_size"] / max(elapsed, 1e-9)
         remaining = (self.schedule["epochs"] - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
@@ -181,6 +195,11 @@ class StageTrainer:
             self.best_map = max(self.best_map, metrics["mAP"])
             self.log(f"[{self.stage}] epoch {self.epoch}/{self.schedule['epochs']} test: {summary(metrics)}"
                      f"{'  (best)' if is_best else ''}")
+            if self.tensorboard is not None:
+                for k, v in metrics.items():
+                    if k != "AP":
+                        self.tensorboard.add_scalar(f"test/{k}", v, self.epoch)
+                self.tensorboard.flush()
         if self.is_main:
             append_jsonl(os.path.join(self.work_dir, "metrics.jsonl"), {
                 "stage": self.stage, "epoch": self.epoch, "iter": self.global_iter,
