@@ -117,19 +117,19 @@ class MPSCD(Distiller):
                 self.bank_s.update(s["embeddings"].detach(), targets)
                 self.bank_t.update(t["embeddings"], targets)
             img, cls = losses.positives(targets)
-            s_pos = losses._unit(s["embeddings"][img, cls])
-            t_pos = losses._unit(t["embeddings"][img, cls])
+            s_pos = losses.unit(s["embeddings"][img, cls])
+            t_pos = losses.unit(t["embeddings"][img, cls])
             if self.lambdas["pcrd"]:
                 terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_pos, t_pos, cls)
             if self.lambdas["s2s"]:
-                terms["s2s"] = self.lambdas["s2s"] * losses._s2s(s_pos, t_pos, img, self.tau_s)
+                terms["s2s"] = self.lambdas["s2s"] * losses.s2s_on_positives(s_pos, t_pos, img, self.tau_s)
             if self.lambdas["s2p"]:
                 if self.s2p_negatives:
                     img, cls = ((targets == 1) | (targets == 0)).nonzero(as_tuple=True)
-                    s_pos = losses._unit(s["embeddings"][img, cls])
-                    t_pos = losses._unit(t["embeddings"][img, cls])
+                    s_pos = losses.unit(s["embeddings"][img, cls])
+                    t_pos = losses.unit(t["embeddings"][img, cls])
                 valid = self.bank_s.initialized & self.bank_t.initialized
-                terms["s2p"] = self.lambdas["s2p"] * losses._s2p(
+                terms["s2p"] = self.lambdas["s2p"] * losses.s2p_on_positives(
                     s_pos, t_pos, self.bank_s.prototypes, self.bank_t.prototypes, self.tau_s, valid)
         return terms
 
@@ -138,9 +138,9 @@ class MPSCD(Distiller):
         prototype in both banks."""
         keep = self.bank_s.initialized[cls] & self.bank_t.initialized[cls]
         s_pos, t_pos, cls = s_pos[keep], t_pos[keep], cls[keep]
-        u = losses._unit(self.proj_s(s_pos - self.bank_s.prototypes[cls]))
-        v = losses._unit(self.proj_t(t_pos - self.bank_t.prototypes[cls]))
-        return losses._info_nce(u, v, cls, self.tau_r, self.pcrd_positives)
+        u = losses.unit(self.proj_s(s_pos - self.bank_s.prototypes[cls]))
+        v = losses.unit(self.proj_t(t_pos - self.bank_t.prototypes[cls]))
+        return losses.info_nce(u, v, cls, self.tau_r, self.pcrd_positives)
 
 
 class LogitKD(Distiller):

@@ -1,10 +1,12 @@
 """Loss terms of MPSCD (../METHOD.md) and of the baselines it is compared with.
 
-Public functions take raw tensors, normalise inside, compute in float32 (also under
-autocast) and return a float32 scalar that stays in the graph even when nothing
-contributes (then it is 0). Internals prefixed with `_` work on the gathered positive
-set A = {(i, c): labels[i, c] = 1} so the distiller gathers it once per step. No Python
-loop over samples or classes: every term is a few small matrix products.
+The `*_loss` functions take raw [B, C, D] tensors and labels, normalise inside, compute in
+float32 (also under autocast) and return a float32 scalar that stays in the graph even
+when nothing contributes (then it is 0). `info_nce`, `s2s_on_positives` and
+`s2p_on_positives` compute the same terms on the positive set
+A = {(i, c): labels[i, c] = 1} already gathered and normalised, so that the distiller
+gathers it once per step. No Python loop over samples or classes: every term is a few
+small matrix products.
 """
 import torch
 import torch.nn.functional as F
@@ -22,11 +24,11 @@ def positives(labels):
     return (labels == 1).nonzero(as_tuple=True)
 
 
-def _unit(x):
+def unit(x):
     return F.normalize(x.float(), dim=-1)
 
 
-def _info_nce(u, v, cls, tau, positive_keys="instance"):
+def info_nce(u, v, cls, tau, positive_keys="instance"):
     """PCRD on gathered projections u, v [n, p] (already unit): anchor u_a against the keys
     {v_b}, positives v_a ("instance") or every v_b of the same class ("class")."""
     if u.shape[0] == 0:
@@ -53,14 +55,14 @@ def _masked_kl(teacher_logits, student_logits, mask):
     return kl.sum(1).mean()
 
 
-def _s2s(s, t, img, tau):
+def s2s_on_positives(s, t, img, tau):
     """Sample-to-sample on gathered unit embeddings s [n, Ds], t [n, Dt]: relations between
     labelled objects of different images."""
     pairs = img[:, None] != img[None, :]
     return _masked_kl(t @ t.t() / tau, s @ s.t() / tau, pairs)
 
 
-def _s2p(s, t, proto_s, proto_t, tau, proto_valid=None):
+def s2p_on_positives(s, t, proto_s, proto_t, tau, proto_valid=None):
     """Sample-to-prototype on gathered unit embeddings against unit prototype rows."""
     mask = torch.ones(s.shape[0], proto_s.shape[0], dtype=torch.bool, device=s.device)
     if proto_valid is not None:
@@ -72,14 +74,14 @@ def pcrd_loss(u, v, labels, tau=0.1, positives="instance"):
     """PCRD: InfoNCE between student projections u [B, C, p] and teacher projections
     v [B, C, p] of the prototype-aware representations, over the positive set."""
     img, cls = (labels == 1).nonzero(as_tuple=True)
-    return _info_nce(_unit(u[img, cls]), _unit(v[img, cls]), cls, tau, positives)
+    return info_nce(unit(u[img, cls]), unit(v[img, cls]), cls, tau, positives)
 
 
 def s2s_loss(s, t, labels, tau=0.1):
     """PCSD sample-to-sample: KL between teacher and student softmax similarity rows,
     over pairs of labelled objects from different images."""
     img, cls = (labels == 1).nonzero(as_tuple=True)
-    return _s2s(_unit(s[img, cls]), _unit(t[img, cls]), img, tau)
+    return s2s_on_positives(unit(s[img, cls]), unit(t[img, cls]), img, tau)
 
 
 def s2p_loss(s, t, proto_s, proto_t, labels, tau=0.1, negatives=False, proto_valid=None):
@@ -88,7 +90,7 @@ def s2p_loss(s, t, proto_s, proto_t, labels, tau=0.1, negatives=False, proto_val
     `proto_valid` [C] bool leaves uninitialised prototypes out of both softmaxes."""
     anchors = (labels == 1) | ((labels == 0) if negatives else False)
     img, cls = anchors.nonzero(as_tuple=True)
-    return _s2p(_unit(s[img, cls]), _unit(t[img, cls]), _unit(proto_s), _unit(proto_t), tau, proto_valid)
+    return s2p_on_positives(unit(s[img, cls]), unit(t[img, cls]), unit(proto_s), unit(proto_t), tau, proto_valid)
 
 
 def bce_loss(logits, targets):
