@@ -10,6 +10,7 @@ from torch import nn
 from mpscd import losses
 from mpscd.prototypes import PrototypeBank, class_sums
 from utils import UserError
+from utils.distributed import gather_rows, rank
 
 
 class Distiller(nn.Module):
@@ -71,7 +72,7 @@ class MPSCD(Distiller):
 
     def __init__(self, student, teacher, lambda_pcrd=1.0, lambda_s2s=1.0, lambda_s2p=1.0, lambda_mld=0.0,
                  tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance", s2p_negatives=False,
-                 prototype_momentum=0.9, prototype_init="teacher_pass"):
+                 prototype_momentum=0.9, prototype_init="teacher_pass", gather_across_ranks=False):
         super().__init__(student, teacher)
         if pcrd_positives not in ("instance", "class"):
             raise UserError(f"pcrd_positives must be 'instance' or 'class', got {pcrd_positives!r}")
@@ -80,7 +81,7 @@ class MPSCD(Distiller):
         self.lambdas = {"pcrd": lambda_pcrd, "s2s": lambda_s2s, "s2p": lambda_s2p, "mld": lambda_mld}
         self.tau_r, self.tau_s = tau_r, tau_s
         self.pcrd_positives, self.s2p_negatives = pcrd_positives, s2p_negatives
-        self.prototype_init = prototype_init
+        self.prototype_init, self.gather_across_ranks = prototype_init, gather_across_ranks
         num_classes, dim_s = student.head.queries.shape
         dim_t = teacher.head.queries.shape[1]
         if lambda_pcrd:  # no idle parameters when PCRD is off (DistributedDataParallel needs that)
@@ -119,6 +120,9 @@ class MPSCD(Distiller):
             img, cls = losses.positives(targets)
             s_pos = losses.unit(s["embeddings"][img, cls])
             t_pos = losses.unit(t["embeddings"][img, cls])
+            if self.gather_across_ranks:  # contrast against every rank's positives
+                img = gather_rows(img + rank() * len(targets))
+                s_pos, t_pos, cls = gather_rows(s_pos), gather_rows(t_pos), gather_rows(cls)
             if self.lambdas["pcrd"]:
                 terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_pos, t_pos, cls)
             if self.lambdas["s2s"]:

@@ -3,6 +3,7 @@ import os
 import socket
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -12,7 +13,9 @@ from models import build_model
 from mpscd.data import ShardSampler, make_test_loader
 from mpscd.distillers import build_distiller
 from mpscd.evaluation import evaluate
+from mpscd.losses import positives, s2s_on_positives, unit
 from mpscd.trainer import build_optimizer
+from utils.distributed import gather_rows
 
 CFG = {"amp": False, "cpu_bf16": False, "channels_last": False, "eval_threshold": 0.5}
 
@@ -68,6 +71,22 @@ class Images(torch.utils.data.Dataset):
         return {"image": self.images[i], "target": self.targets[i], "index": i}
 
 
+def gathered_s2s(rank, world, batch=6):
+    """S2S over every rank's positives (gather_rows): the loss and this rank's gradient
+    (divided by world, as DDP's averaging does) for its slice of a fixed batch."""
+    g = torch.Generator().manual_seed(3)
+    embeddings = torch.randn(batch, 4, 8, generator=g)
+    labels = (torch.rand(batch, 4, generator=g) < 0.5).float()
+    rows = slice(rank * batch // world, (rank + 1) * batch // world)
+    local = embeddings[rows].clone().requires_grad_(True)
+    img, cls = positives(labels[rows])
+    s = gather_rows(unit(local[img, cls]))
+    t = gather_rows(unit(local.detach()[img, cls] * 2 + 1))
+    loss = s2s_on_positives(s, t, gather_rows(img + rows.start), 0.1)
+    loss.backward()
+    return loss.item(), (local.grad / world).numpy()
+
+
 def scoring_net():
     torch.manual_seed(5)
     return build_model("resnet18", 5, embed_dim=16)
@@ -98,10 +117,11 @@ def worker(rank, world, port, out):
         dataset = Images()
         loader = make_test_loader(dataset, 4, 0, rank, world)
         metrics = evaluate(scoring_net(), loader, torch.device("cpu"), CFG)
-        # 3. final student weights under DDP
+        # 3. gathered contrast: the loss of the whole batch, each rank's gradient its share
+        gathered = gathered_s2s(rank, world)
+        # 4. final student weights under DDP
         weights = train_weights(world, rank)
-        if rank == 0:  # as NumPy: torch's shared-memory tensors would die with this process
-            out.put((metrics, {k: v.numpy() for k, v in weights.items()}))
+        out.put((rank, metrics, {k: v.numpy() for k, v in weights.items()}, gathered))
     finally:
         dist.destroy_process_group()
 
@@ -113,7 +133,8 @@ def test_two_processes_match_one():
     procs = [ctx.Process(target=worker, args=(r, 2, port, out)) for r in range(2)]
     for p in procs:
         p.start()
-    metrics, weights = out.get(timeout=280)
+    results = sorted([out.get(timeout=280) for _ in range(2)], key=lambda r: r[0])
+    _, metrics, weights, _ = results[0]
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
@@ -121,6 +142,10 @@ def test_two_processes_match_one():
     assert metrics.keys() == single.keys()
     for key in single:
         np.testing.assert_allclose(metrics[key], single[key], rtol=1e-6)
+    loss, grad = gathered_s2s(0, 1)
+    for _, _, _, (rank_loss, rank_grad) in results:
+        assert rank_loss == pytest.approx(loss, rel=1e-5)
+    assert np.allclose(np.concatenate([r[3][1] for r in results]), grad, atol=1e-6)
     reference = train_weights(1, 0)
     worst = max((torch.from_numpy(weights[k]) - reference[k]).abs().max().item() for k in reference)
     assert worst < 1e-5, worst
