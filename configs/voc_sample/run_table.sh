@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The VOC-sample table of README.md: one resnet50 teacher, then every method's resnet18
+# The VOC-sample table of README.md: one resnet34 teacher, then every method's resnet18
 # student with seeds 0, 1, 2, then the table. Usage (from the repository root):
 #   bash configs/voc_sample/run_table.sh ../shared/data/voc2007-sample [work_dirs/voc_sample]
 set -euo pipefail
@@ -8,12 +8,12 @@ OUT=${2:-work_dirs/voc_sample}
 PY=${PYTHON:-python}
 METHODS=${METHODS:-"vanilla mpscd mld l2d kd rkd pkt"}
 TEACHER=$OUT/teacher/student_last.pth
-[ -f "$OUT/teacher/results.json" ] || $PY main.py --cfg_file configs/voc_sample/resnet50_teacher.py \
+[ -f "$OUT/teacher/results.json" ] || $PY main.py --cfg_file configs/voc_sample/resnet34_teacher.py \
     --data_root "$DATA" --work_dir "$OUT/teacher"
 for seed in 0 1 2; do
   for method in $METHODS; do
     dir=$OUT/$method/seed$seed
-    [ -f "$dir/results.json" ] || $PY main.py --cfg_file configs/voc_sample/resnet50_to_resnet18_$method.py \
+    [ -f "$dir/results.json" ] || $PY main.py --cfg_file configs/voc_sample/resnet34_to_resnet18_$method.py \
         --data_root "$DATA" --work_dir "$dir" --seed $seed --opts "teacher_checkpoint='$TEACHER'"
   done
 done

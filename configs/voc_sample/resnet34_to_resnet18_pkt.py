@@ -1,4 +1,4 @@
 _base_ = "../_base_/voc_sample.py"
-teacher = "resnet50"
+teacher = "resnet34"
 student = "resnet18"
-distiller = dict(type="mpscd")
+distiller = dict(type="pkt")
