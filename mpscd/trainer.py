@@ -182,6 +182,9 @@ class StageTrainer:
                  f"lr {self.scheduler.get_last_lr()[0]:.2e}  {speed:.1f} img/s  eta {format_duration(eta)}")
 
     def evaluate(self):
+        if is_distributed():  # every rank scores with rank 0's BatchNorm statistics, the ones saved
+            for buffer in self.distiller.student.buffers():
+                torch.distributed.broadcast(buffer, 0)
         return evaluate(self.distiller.student, self.test_loader, self.device, self.cfg, self.max_iters)
 
     def end_epoch(self):
