@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The VOC-sample table of README.md: one resnet34 teacher, then every method's resnet18
+# The VOC-sample table of README.md: one resnet34 teacher, then every method's mobilenet_v2
 # student with seeds 0, 1, 2, then the table. Usage (from the repository root):
 #   bash configs/voc_sample/run_table.sh ../shared/data/voc2007-sample [work_dirs/voc_sample]
 set -euo pipefail
@@ -13,7 +13,7 @@ TEACHER=$OUT/teacher/student_last.pth
 for seed in 0 1 2; do
   for method in $METHODS; do
     dir=$OUT/$method/seed$seed
-    [ -f "$dir/results.json" ] || $PY main.py --cfg_file configs/voc_sample/resnet34_to_resnet18_$method.py \
+    [ -f "$dir/results.json" ] || $PY main.py --cfg_file configs/voc_sample/resnet34_to_mobilenetv2_$method.py \
         --data_root "$DATA" --work_dir "$dir" --seed $seed --opts "teacher_checkpoint='$TEACHER'"
   done
 done

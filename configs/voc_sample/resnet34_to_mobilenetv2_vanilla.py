@@ -1,4 +1,4 @@
 _base_ = "../_base_/voc_sample.py"
 teacher = "resnet34"
-student = "resnet18"
+student = "mobilenet_v2"
 distiller = dict(type="vanilla")

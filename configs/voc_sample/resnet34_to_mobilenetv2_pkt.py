@@ -1,4 +1,4 @@
 _base_ = "../_base_/voc_sample.py"
 teacher = "resnet34"
-student = "resnet18"
-distiller = dict(type="mld")
+student = "mobilenet_v2"
+distiller = dict(type="pkt")
