@@ -1,7 +1,7 @@
 # The real-data experiment that fits a 2-core CPU: the VOC 2007 sample of ../shared
 # (2,501 train / 1,255 test real images), from scratch (no ImageNet weights), at 64 px,
 # images decoded once into memory; a resnet34 teacher and mobilenet_v2 students
-# (configs/voc_sample/resnet50_teacher.py): from scratch a resnet34 needs it to beat a resnet18.
+# (configs/voc_sample/resnet34_teacher.py says why).
 dataset = "voc"
 img_size = 64
 batch_size = 32
