@@ -1,11 +1,13 @@
 # The built-in demo dataset (scikit-learn digits composed into multi-label images):
-# no download, trains on the CPU in minutes.
+# no download, a resnet34 teacher and a mobilenet_v2 student from scratch on the CPU in
+# minutes. mobilenet_v2 learns far more slowly from scratch, so the student clearly trails.
 dataset = "demo"
+demo = dict(train_size=3000, test_size=1000)
 img_size = 64
 batch_size = 64
 num_workers = 2
 pretrained = False
 augment = dict(flip=False, randaugment=False, cutout=0.25)  # flipped digits are other glyphs
-teacher_train = dict(epochs=12, lr=1e-3)
+teacher_train = dict(epochs=10, lr=1e-3)
 student_train = dict(epochs=6, lr=1e-3)
 print_freq = 20

@@ -1,4 +1,4 @@
 _base_ = "../_base_/demo.py"
 teacher = "resnet34"
-student = "resnet18"
+student = "mobilenet_v2"
 distiller = dict(type="mpscd")
