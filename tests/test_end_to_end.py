@@ -11,7 +11,7 @@ from mpscd.runner import load_network
 from utils import UserError
 from utils.logger import read_jsonl
 
-DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_mobilenetv2_mpscd.py")
+DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
 
 
 def run_main(work_dir, *extra, config=DEMO, max_iters=3):
@@ -43,7 +43,7 @@ def test_mpscd_demo_run_writes_a_complete_run_folder(tmp_path):
 
 
 def test_teacher_of_another_architecture_is_refused(tmp_path):
-    run_main(tmp_path / "t", config=os.path.join(ROOT, "configs", "demo", "resnet34_to_mobilenetv2_vanilla.py"),
+    run_main(tmp_path / "t", config=os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_vanilla.py"),
              max_iters=1)
     student_ckpt = tmp_path / "t" / "student_last.pth"  # a resnet18, not the resnet34 the config wants
     with pytest.raises(UserError, match="arch='resnet18'.*'resnet34'"):

@@ -16,7 +16,7 @@ from mpscd import losses
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 
-DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_mobilenetv2_mpscd.py")
+DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
 # Two short stages, a checkpoint every iteration, bit-reproducible.
 EXACT = demo_opts("teacher_train=dict(epochs=2)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
                   "deterministic=True", "num_workers=1")

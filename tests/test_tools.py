@@ -17,7 +17,7 @@ from mpscd.runner import load_network
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("run")
-    main.main(["--cfg_file", os.path.join(ROOT, "configs", "demo", "resnet34_to_mobilenetv2_vanilla.py"),
+    main.main(["--cfg_file", os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_vanilla.py"),
                "--work_dir", str(work_dir), "--max_iters", "2", "--opts", *demo_opts()])
     return work_dir
 

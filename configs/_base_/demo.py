@@ -1,6 +1,7 @@
 # The built-in demo dataset (scikit-learn digits composed into multi-label images):
-# no download, a resnet34 teacher and a mobilenet_v2 student from scratch on the CPU in
-# minutes. mobilenet_v2 learns far more slowly from scratch, so the student clearly trails.
+# no download, a resnet34 teacher and a resnet18 student from scratch on the CPU in minutes.
+# The student gets 6 epochs to the teacher's 10, so that it clearly trails its teacher.
+# (A mobilenet_v2 student barely learns in 6 epochs from scratch: 27.9 mAP, chance is 23.)
 dataset = "demo"
 demo = dict(train_size=3000, test_size=1000)
 img_size = 64

@@ -1,4 +1,4 @@
 _base_ = "../_base_/demo.py"
 teacher = "resnet34"
-student = "mobilenet_v2"
+student = "resnet18"
 distiller = dict(type="vanilla")
