@@ -171,7 +171,7 @@ def test_resume_under_torchrun_gives_identical_results(tmp_path):
     def command(work_dir, *extra):
         return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
                 os.path.join(ROOT, "main.py"), "--cfg_file", os.path.join(ROOT, "configs", "demo",
-                                                                          "resnet34_to_mobilenetv2_mpscd.py"),
+                                                                          "resnet34_to_resnet18_mpscd.py"),
                 "--work_dir", str(work_dir), *extra, "--opts",
                 *demo_opts("teacher_train=dict(epochs=1)", "student_train=dict(epochs=2)", "batch_size=8",
                            "checkpoint_interval=1", "deterministic=True", "num_workers=0")]
