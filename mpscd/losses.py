@@ -80,7 +80,7 @@ def pcrd_loss(u, v, labels, tau=0.1, positives="instance"):
 def s2s_loss(s, t, labels, tau=0.1):
     """PCSD sample-to-sample: KL between teacher and student softmax similarity rows,
     over pairs of labelled objects from different images."""
-    img, cls = (labels == 1).nonzero(as_tuple=True)
+    img, cls = positives(labels)
     return s2s_on_positives(unit(s[img, cls]), unit(t[img, cls]), img, tau)
 
 
