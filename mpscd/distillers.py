@@ -241,6 +241,14 @@ def distiller_class(spec):
     return cls
 
 
+def distiller_settings(spec):
+    """The spec with every option the distiller takes, defaults filled in: what a run used,
+    even after a default changes."""
+    params = inspect.signature(distiller_class(spec).__init__).parameters
+    return {"type": spec["type"], **{name: p.default for name, p in params.items()
+                                     if name != "teacher" and p.default is not inspect.Parameter.empty}, **spec}
+
+
 def build_distiller(spec, student, teacher=None):
     """spec: the config's distiller dict, {type: name, **options}."""
     cls = distiller_class(spec)

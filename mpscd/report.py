@@ -1,8 +1,8 @@
 """Results table from run folders: python -m mpscd.report WORK_DIR [WORK_DIR ...] [--csv].
 
 Each folder holding a results.json (found recursively) is one run; runs that share
-dataset, teacher, student, method and image size form one row, with mean ± std over
-their seeds. The teacher row shows the teachers those runs used."""
+dataset, teacher, student, method with its settings, and image size form one row, with
+mean ± std over their seeds. The teacher row shows the teachers those runs used."""
 import argparse
 import csv
 import glob
@@ -33,11 +33,36 @@ def _cell(values):
     return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
 
 
+def _settings(run):
+    # results.json files written before the distiller settings were recorded hold only the name
+    return run.get("distiller", {"type": run["method"]})
+
+
+def method_labels(runs):
+    """{settings key: label}: the method name, followed by the options that tell apart runs of
+    the same method with different settings (an ablation), e.g. "mpscd (lambda_s2s=1.0)"."""
+    by_method = {}
+    for run in runs:
+        settings = _settings(run)
+        by_method.setdefault(run["method"], {})[json.dumps(settings, sort_keys=True)] = settings
+    labels = {}
+    for method, variants in by_method.items():
+        options = sorted({k for s in variants.values() for k in s})
+        differing = [k for k in options if len({json.dumps(s.get(k, "?")) for s in variants.values()}) > 1]
+        for key, settings in variants.items():
+            detail = ", ".join(f"{k}={settings.get(k, '?')}" for k in differing)
+            labels[key] = f"{method} ({detail})" if detail else method
+    return labels
+
+
 def table_rows(runs):
-    """[(dataset, teacher, student, method, img_size, n_runs, {column: cell})], teachers first."""
+    """[(dataset, teacher, student, method, img_size, n_runs, {column: cell})], teachers first.
+    Runs group by everything but the seed, distiller settings included."""
+    labels = method_labels(runs)
     groups = {}
     for run in runs:
-        key = (run["dataset"], run["teacher"], run["student"], run["method"], run["img_size"])
+        method = labels[json.dumps(_settings(run), sort_keys=True)]
+        key = (run["dataset"], run["teacher"], run["student"], method, run["img_size"])
         groups.setdefault(key, []).append(run)
     rows, teachers = [], {}
     for (dataset, teacher, student, method, size), group in groups.items():

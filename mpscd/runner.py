@@ -8,7 +8,7 @@ import torch
 from datasets import build_dataset, with_test_transform
 from models import build_model
 from mpscd.data import make_test_loader, make_train_loader
-from mpscd.distillers import build_distiller, distiller_class
+from mpscd.distillers import build_distiller, distiller_class, distiller_settings
 from mpscd.evaluation import evaluate, summary
 from mpscd.trainer import StageTrainer
 from utils import UserError
@@ -95,7 +95,7 @@ class Run:
         distiller = build_distiller(cfg["distiller"], student, teacher if needs_teacher else None)
         metrics = self.stage("student", distiller, cfg["student_train"])
         results = {"dataset": cfg["dataset"], "teacher": cfg["teacher"], "student": cfg["student"],
-                   "method": cfg["distiller"]["type"], "seed": cfg["seed"], "img_size": cfg["img_size"],
+                   "method": cfg["distiller"]["type"], "distiller": distiller_settings(cfg["distiller"]), "seed": cfg["seed"], "img_size": cfg["img_size"],
                    "classes": self.train_set.classes, "teacher_metrics": teacher_metrics,
                    "student_metrics": metrics}
         if is_main_process():

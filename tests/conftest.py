@@ -1,7 +1,10 @@
+import json
 import os
+import shutil
 import sys
 
 import pytest
+from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -15,3 +18,53 @@ def demo_opts(*extra):
     """--opts for a tiny, fast demo run."""
     return ["demo=dict(train_size=96, test_size=48)", "img_size=32", "batch_size=16", "num_workers=0",
             "embed_dim=32", "print_freq=1", *extra]
+
+
+def copy_voc_sample(root, per_split=8):
+    """A VOC-layout copy of the first images of each split of the VOC sample (skips without it)."""
+    if not os.path.isdir(VOC_SAMPLE):
+        pytest.skip("the VOC 2007 sample (../shared/data/voc2007-sample) is not here")
+    for folder, id_list in (("VOCtrainval2007", "trainval"), ("VOCtest2007", "test")):
+        src = os.path.join(VOC_SAMPLE, folder, "VOCdevkit", "VOC2007")
+        dst = root / folder / "VOCdevkit" / "VOC2007"
+        for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+            (dst / sub).mkdir(parents=True)
+        ids = open(os.path.join(src, "ImageSets", "Main", f"{id_list}.txt")).read().split()[:per_split]
+        (dst / "ImageSets" / "Main" / f"{id_list}.txt").write_text("\n".join(ids) + "\n")
+        for i in ids:
+            shutil.copy(os.path.join(src, "JPEGImages", f"{i}.jpg"), dst / "JPEGImages")
+            shutil.copy(os.path.join(src, "Annotations", f"{i}.xml"), dst / "Annotations")
+    return root
+
+
+def make_coco(root, images_per_split=6, classes=("person", "car", "dog")):
+    """A tiny MS-COCO 2014 tree in the official layout, every image labelled."""
+    (root / "annotations").mkdir(parents=True)
+    categories = [{"id": 10 * (c + 1), "name": name} for c, name in enumerate(classes)]
+    for split in ("train2014", "val2014"):
+        (root / split).mkdir()
+        images, annotations = [], []
+        for i in range(images_per_split):
+            name = f"COCO_{split}_{i:012d}.jpg"
+            Image.new("RGB", (24, 20), (40 * i % 255, 90, 0)).save(root / split / name)
+            images.append({"id": i, "file_name": name})
+            annotations.append({"image_id": i, "category_id": categories[i % len(classes)]["id"]})
+        data = {"images": images, "categories": categories, "annotations": annotations}
+        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
+    return root
+
+
+def make_nuswide(root, images_per_split=6, concepts=("airport", "animal", "beach")):
+    """A tiny NUS-WIDE tree in the DATASETS.md layout, every image present and labelled."""
+    for sub in ("Flickr/actor", "ImageList", "TrainTestLabels"):
+        (root / sub).mkdir(parents=True)
+    (root / "Concepts81.txt").write_text("\n".join(concepts) + "\n")
+    for split in ("Train", "Test"):
+        names = [f"{split}_{i:04d}.jpg" for i in range(images_per_split)]
+        for i, name in enumerate(names):
+            Image.new("RGB", (24, 20), (0, 40 * i % 255, 90)).save(root / "Flickr" / "actor" / name)
+        (root / "ImageList" / f"{split}Imagelist.txt").write_text("".join(f"actor\\{n}\n" for n in names))
+        for c, concept in enumerate(concepts):
+            labels = "".join(f"{int(i % len(concepts) == c)}\n" for i in range(images_per_split))
+            (root / "TrainTestLabels" / f"Labels_{concept}_{split}.txt").write_text(labels)
+    return root

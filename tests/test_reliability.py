@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, VOC_SAMPLE, demo_opts, needs_voc_sample
+from conftest import ROOT, VOC_SAMPLE, copy_voc_sample, demo_opts, needs_voc_sample
 import main
 from mpscd import losses
 from utils import UserError
@@ -115,21 +115,7 @@ def run_voc(tmp_path, root, *opts):
 
 @pytest.fixture
 def small_voc(tmp_path):
-    """A copy of the first 8 images of each split of the VOC sample."""
-    if not os.path.isdir(VOC_SAMPLE):
-        pytest.skip("the VOC 2007 sample (../shared/data/voc2007-sample) is not here")
-    root = tmp_path / "voc"
-    for folder, id_list in (("VOCtrainval2007", "trainval"), ("VOCtest2007", "test")):
-        src = os.path.join(VOC_SAMPLE, folder, "VOCdevkit", "VOC2007")
-        dst = root / folder / "VOCdevkit" / "VOC2007"
-        for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
-            (dst / sub).mkdir(parents=True)
-        ids = open(os.path.join(src, "ImageSets", "Main", f"{id_list}.txt")).read().split()[:8]
-        (dst / "ImageSets" / "Main" / f"{id_list}.txt").write_text("\n".join(ids) + "\n")
-        for i in ids:
-            shutil.copy(os.path.join(src, "JPEGImages", f"{i}.jpg"), dst / "JPEGImages")
-            shutil.copy(os.path.join(src, "Annotations", f"{i}.xml"), dst / "Annotations")
-    return root
+    return copy_voc_sample(tmp_path / "voc")
 
 
 def first(root, folder="VOCtrainval2007", kind="JPEGImages", ext="jpg"):

@@ -1,0 +1,4 @@
+_base_ = "../_base_/demo.py"
+teacher = "resnet34"
+student = "resnet18"
+distiller = dict(type="pkt")
