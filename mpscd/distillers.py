@@ -55,8 +55,15 @@ class Distiller(nn.Module):
             out = self.teacher(images)
         return {k: v.clone() for k, v in out.items()}
 
+    def outputs_and_bce(self, images, targets):
+        """Student outputs, teacher outputs (None without a teacher) and the BCE term:
+        where every method's forward_train starts."""
+        t = self.teacher_forward(images) if self.teacher is not None else None
+        s = self.student(images)
+        return s, t, {"bce": losses.bce_loss(s["logits"], targets)}
+
     def forward_train(self, images, targets):
-        return {"bce": losses.bce_loss(self.student(images)["logits"], targets)}
+        return self.outputs_and_bce(images, targets)[2]
 
     def forward(self, images, targets):
         """The training forward, so that DistributedDataParallel can wrap a distiller."""
@@ -110,9 +117,7 @@ class MPSCD(Distiller):
         self.bank_t.initialize(sums, counts)
 
     def forward_train(self, images, targets):
-        t = self.teacher_forward(images)
-        s = self.student(images)
-        terms = {"bce": losses.bce_loss(s["logits"], targets)}
+        s, t, terms = self.outputs_and_bce(images, targets)
         with torch.autocast(images.device.type, enabled=False):  # loss arithmetic in float32
             if self.lambdas["mld"]:
                 terms["mld"] = self.lambdas["mld"] * losses.mld_loss(s["logits"], t["logits"])
@@ -161,10 +166,9 @@ class LogitKD(Distiller):
         self.lambda_kd, self.temperature = lambda_kd, temperature
 
     def forward_train(self, images, targets):
-        t = self.teacher_forward(images)
-        s = self.student(images)
-        return {"bce": losses.bce_loss(s["logits"], targets),
-                self.term: self.lambda_kd * losses.kd_loss(s["logits"], t["logits"], self.temperature)}
+        s, t, terms = self.outputs_and_bce(images, targets)
+        terms[self.term] = self.lambda_kd * losses.kd_loss(s["logits"], t["logits"], self.temperature)
+        return terms
 
 
 class MLD(LogitKD):
@@ -188,12 +192,11 @@ class L2D(Distiller):
         self.lambdas = {"mld": lambda_mld, "cd": lambda_cd, "id": lambda_id}
 
     def forward_train(self, images, targets):
-        t = self.teacher_forward(images)
-        s = self.student(images)
+        s, t, terms = self.outputs_and_bce(images, targets)
         class_aware, instance_aware = losses.l2d_structure_losses(s["embeddings"], t["embeddings"], targets)
-        return {"bce": losses.bce_loss(s["logits"], targets),
-                "mld": self.lambdas["mld"] * losses.mld_loss(s["logits"], t["logits"]),
-                "cd": self.lambdas["cd"] * class_aware, "id": self.lambdas["id"] * instance_aware}
+        terms.update(mld=self.lambdas["mld"] * losses.mld_loss(s["logits"], t["logits"]),
+                     cd=self.lambdas["cd"] * class_aware, id=self.lambdas["id"] * instance_aware)
+        return terms
 
 
 class FeatureKD(Distiller):
@@ -207,10 +210,9 @@ class FeatureKD(Distiller):
         self.lambda_kd = lambda_kd
 
     def forward_train(self, images, targets):
-        t = self.teacher_forward(images)
-        s = self.student(images)
-        relation = getattr(losses, f"{self.loss_name}_loss")(s["feature"], t["feature"])
-        return {"bce": losses.bce_loss(s["logits"], targets), self.loss_name: self.lambda_kd * relation}
+        s, t, terms = self.outputs_and_bce(images, targets)
+        terms[self.loss_name] = self.lambda_kd * getattr(losses, f"{self.loss_name}_loss")(s["feature"], t["feature"])
+        return terms
 
 
 class RKD(FeatureKD):

@@ -151,8 +151,8 @@ class StageTrainer:
             self.scheduler.step()
             self.iter_in_epoch += 1
             self.global_iter += 1
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v.item()
+            for k, v in terms.items():  # summed on the device: no synchronisation per term
+                sums[k] = sums.get(k, 0.0) + v.detach().float()
             count += 1
             if self.iter_in_epoch % cfg["print_freq"] == 0 or self.iter_in_epoch == self.iters_per_epoch:
                 self.progress(sums, count, time.time() - tic)
@@ -164,14 +164,15 @@ class StageTrainer:
                 self.save()
             if self.max_iters is not None and self.global_iter >= self.max_iters:
                 break
-        self.train_terms = {k: v / max(count, 1) for k, v in sums.items()}
+        self.train_terms = {k: v.item() / max(count, 1) for k, v in sums.items()}
 
     def progress(self, sums, count, elapsed):
+        means = {k: v.item() / count for k, v in sums.items()}
         if self.tensorboard is not None:
-            for k, v in sums.items():
-                self.tensorboard.add_scalar(f"loss/{k}", v / count, self.global_iter)
+            for k, v in means.items():
+                self.tensorboard.add_scalar(f"loss/{k}", v, self.global_iter)
             self.tensorboard.add_scalar("lr", self.scheduler.get_last_lr()[0], self.global_iter)
-        terms = "  ".join(f"{k} {v / count:.4f}" for k, v in sums.items())
+        terms = "  ".join(f"{k} {v:.4f}" for k, v in means.items())
         speed = count * self.cfg["batch_size"] / max(elapsed, 1e-9)
         remaining = (self.schedule["epochs"] - self.epoch) * self.iters_per_epoch - self.iter_in_epoch
         if self.max_iters is not None:
