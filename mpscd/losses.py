@@ -70,11 +70,11 @@ def s2p_on_positives(s, t, proto_s, proto_t, tau, proto_valid=None):
     return _masked_kl(t @ proto_t.float().t() / tau, s @ proto_s.float().t() / tau, mask)
 
 
-def pcrd_loss(u, v, labels, tau=0.1, positives="instance"):
+def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance"):
     """PCRD: InfoNCE between student projections u [B, C, p] and teacher projections
     v [B, C, p] of the prototype-aware representations, over the positive set."""
-    img, cls = (labels == 1).nonzero(as_tuple=True)
-    return info_nce(unit(u[img, cls]), unit(v[img, cls]), cls, tau, positives)
+    img, cls = positives(labels)
+    return info_nce(unit(u[img, cls]), unit(v[img, cls]), cls, tau, positive_keys)
 
 
 def s2s_loss(s, t, labels, tau=0.1):

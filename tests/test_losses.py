@@ -97,10 +97,11 @@ def check(loss, reference, *inputs):
     assert all(torch.isfinite(x.grad).all() for x in inputs)
 
 
-@pytest.mark.parametrize("positives", ["instance", "class"])
-def test_pcrd(case, positives):
+@pytest.mark.parametrize("positive_keys", ["instance", "class"])
+def test_pcrd(case, positive_keys):
     labels, x = case
-    check(pcrd_loss(x["u"], x["v"], labels, TAU, positives), ref_pcrd(x["u"], x["v"], labels, TAU, positives), x["u"], x["v"])
+    check(pcrd_loss(x["u"], x["v"], labels, TAU, positive_keys), ref_pcrd(x["u"], x["v"], labels, TAU, positive_keys),
+          x["u"], x["v"])
 
 
 def test_s2s(case):
