@@ -33,24 +33,28 @@ def _cell(values):
     return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
 
 
-def _settings(run):
-    # results.json files written before the distiller settings were recorded hold only the name
-    return run.get("distiller", {"type": run["method"]})
+def _settings_key(run):
+    # the settings as text; "null" where results.json predates their recording
+    return run["method"], json.dumps(run.get("distiller"), sort_keys=True)
 
 
 def method_labels(runs):
-    """{settings key: label}: the method name, followed by the options that tell apart runs of
-    the same method with different settings (an ablation), e.g. "mpscd (lambda_s2s=1.0)"."""
+    """{(method, settings text): label}: the method name, followed by the options that tell
+    apart runs of the same method with different settings (an ablation), e.g.
+    "mpscd (lambda_s2s=1.0)"."""
     by_method = {}
     for run in runs:
-        settings = _settings(run)
-        by_method.setdefault(run["method"], {})[json.dumps(settings, sort_keys=True)] = settings
+        by_method.setdefault(run["method"], {})[_settings_key(run)] = run.get("distiller")
     labels = {}
     for method, variants in by_method.items():
-        options = sorted({k for s in variants.values() for k in s})
-        differing = [k for k in options if len({json.dumps(s.get(k, "?")) for s in variants.values()}) > 1]
+        recorded = [s for s in variants.values() if s is not None]
+        differing = [k for k in sorted({k for s in recorded for k in s})
+                     if len({json.dumps(s.get(k)) for s in recorded}) > 1]
         for key, settings in variants.items():
-            detail = ", ".join(f"{k}={settings.get(k, '?')}" for k in differing)
+            if settings is None:
+                detail = "settings not recorded" if len(variants) > 1 else ""
+            else:
+                detail = ", ".join(f"{k}={settings.get(k)}" for k in differing)
             labels[key] = f"{method} ({detail})" if detail else method
     return labels
 
@@ -61,7 +65,7 @@ def table_rows(runs):
     labels = method_labels(runs)
     groups = {}
     for run in runs:
-        method = labels[json.dumps(_settings(run), sort_keys=True)]
+        method = labels[_settings_key(run)]
         key = (run["dataset"], run["teacher"], run["student"], method, run["img_size"])
         groups.setdefault(key, []).append(run)
     rows, teachers = [], {}

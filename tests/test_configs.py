@@ -68,3 +68,11 @@ def test_report_tables_seeds_and_ablations(tmp_path, capsys):
     assert csv_lines[2].startswith("demo,resnet34,resnet18,mpscd,32,1,")
     with pytest.raises(SystemExit, match="no results.json"):
         report.main([str(tmp_path / "nothing")])
+
+
+def test_report_labels_runs_without_recorded_settings():
+    runs = [{"method": "vanilla"}, {"method": "mpscd"},
+            {"method": "mpscd", "distiller": {"type": "mpscd", "lambda_s2s": 0.1, "tau_s": 0.1}},
+            {"method": "mpscd", "distiller": {"type": "mpscd", "lambda_s2s": 1.0, "tau_s": 0.1}}]
+    assert sorted(report.method_labels(runs).values()) == [
+        "mpscd (lambda_s2s=0.1)", "mpscd (lambda_s2s=1.0)", "mpscd (settings not recorded)", "vanilla"]
