@@ -81,8 +81,13 @@ class StageTrainer:
                 "best_map": self.best_map, "rng": rng_state(), "config": dict(self.cfg)}
 
     def save(self, kind="last"):
+        """last: everything a resume needs; best: no optimizer, scheduler or RNG state, which
+        only a resume reads (a third of the size with Adam)."""
         if self.is_main:
-            save_checkpoint(self.state(), self.path(kind))
+            state = self.state()
+            if kind == "best":
+                state = {k: v for k, v in state.items() if k not in ("optimizer", "scheduler", "scaler", "rng")}
+            save_checkpoint(state, self.path(kind))
 
     def resume(self):
         state = load_checkpoint(self.path("last"), map_location=self.device)

@@ -9,6 +9,7 @@ from conftest import ROOT, demo_opts
 import main
 from mpscd.runner import load_network
 from utils import UserError
+from utils.checkpoint import load_checkpoint
 from utils.logger import read_jsonl
 
 DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
@@ -32,6 +33,9 @@ def test_mpscd_demo_run_writes_a_complete_run_folder(tmp_path):
     assert results["teacher_metrics"]["mAP"] == saved["teacher_metrics"]["mAP"]
     log = (tmp_path / "log.txt").read_text()
     assert "img/s" in log and "eta" in log and "lr" in log
+    best = load_checkpoint(str(tmp_path / "student_best.pth"))
+    assert "optimizer" not in best and "rng" not in best  # weights only: resuming reads *_last.pth
+    assert load_network(str(tmp_path / "student_best.pth"), "resnet18").num_classes == 10
     # evaluate-only on the student checkpoint, and the teacher re-used from its checkpoint
     metrics = main.main(["--cfg_file", DEMO, "--work_dir", str(tmp_path / "eval"), "--evaluate",
                          str(tmp_path / "student_last.pth"), "--opts", *demo_opts()])
