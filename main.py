@@ -20,7 +20,7 @@ from utils.seed import seed_everything
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cfg_file", required=True, help="config file, e.g. configs/demo/resnet34_to_mobilenetv2_mpscd.py")
+    parser.add_argument("--cfg_file", required=True, help="config file, e.g. configs/demo/resnet34_to_resnet18_mpscd.py")
     parser.add_argument("--data_root", help="folder holding the dataset (see README.md)")
     parser.add_argument("--work_dir", help="run folder (default: work_dirs/<config name>)")
     parser.add_argument("--evaluate", metavar="CHECKPOINT", help="only evaluate this checkpoint on the test split")

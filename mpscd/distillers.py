@@ -229,6 +229,13 @@ DISTILLERS = {"vanilla": Distiller, "mpscd": MPSCD, "mld": MLD, "kd": LogitKD, "
               "rkd": RKD, "pkt": PKT}
 
 
+def _options(cls):
+    """The options a distiller takes, with their defaults: its constructor's parameters
+    after the networks."""
+    params = inspect.signature(cls.__init__).parameters
+    return {name: p.default for name, p in params.items() if name not in ("self", "student", "teacher")}
+
+
 def distiller_class(spec):
     """The distiller class a config's distiller dict names, after checking its options."""
     options = dict(spec)
@@ -236,19 +243,17 @@ def distiller_class(spec):
     if name not in DISTILLERS:
         raise UserError(f"unknown distiller {name!r}; known: {', '.join(DISTILLERS)}")
     cls = DISTILLERS[name]
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "student", "teacher")]
-    unknown = set(options) - set(allowed)
+    unknown = set(options) - set(_options(cls))
     if unknown:
-        raise UserError(f"unknown option(s) {sorted(unknown)} for distiller {name!r}; known: {', '.join(allowed)}")
+        raise UserError(f"unknown option(s) {sorted(unknown)} for distiller {name!r}; "
+                        f"known: {', '.join(_options(cls))}")
     return cls
 
 
 def distiller_settings(spec):
     """The spec with every option the distiller takes, defaults filled in: what a run used,
     even after a default changes."""
-    params = inspect.signature(distiller_class(spec).__init__).parameters
-    return {"type": spec["type"], **{name: p.default for name, p in params.items()
-                                     if name != "teacher" and p.default is not inspect.Parameter.empty}, **spec}
+    return {"type": spec["type"], **_options(distiller_class(spec)), **spec}
 
 
 def build_distiller(spec, student, teacher=None):

@@ -95,7 +95,8 @@ class Run:
         distiller = build_distiller(cfg["distiller"], student, teacher if needs_teacher else None)
         metrics = self.stage("student", distiller, cfg["student_train"])
         results = {"dataset": cfg["dataset"], "teacher": cfg["teacher"], "student": cfg["student"],
-                   "method": cfg["distiller"]["type"], "distiller": distiller_settings(cfg["distiller"]), "seed": cfg["seed"], "img_size": cfg["img_size"],
+                   "method": cfg["distiller"]["type"], "distiller": distiller_settings(cfg["distiller"]),
+                   "seed": cfg["seed"], "img_size": cfg["img_size"],
                    "classes": self.train_set.classes, "teacher_metrics": teacher_metrics,
                    "student_metrics": metrics}
         if is_main_process():
