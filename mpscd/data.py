@@ -18,8 +18,13 @@ class ResumableSampler(Sampler):
         """`start` counts this rank's items already consumed in the epoch."""
         self.epoch, self.start = epoch, start
 
+    @property
+    def items_per_epoch(self):
+        """This rank's items in a whole epoch, wherever the current one started."""
+        return self.size // self.num_replicas
+
     def __len__(self):
-        return self.size // self.num_replicas - self.start
+        return self.items_per_epoch - self.start
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)

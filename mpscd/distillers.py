@@ -107,7 +107,7 @@ class MPSCD(Distiller):
     def prepare(self, loader, device):
         """teacher_pass: P_t[c] = normalise(mean unit teacher embedding of class c) over the
         training set (test-time transform); P_s starts from the first batch either way."""
-        if not self.uses_prototypes or self.prototype_init != "teacher_pass" or self.bank_t.initialized.all():
+        if not self.uses_prototypes or self.prototype_init != "teacher_pass":
             return
         sums, counts = 0, 0
         for batch in loader:
@@ -183,19 +183,24 @@ class MLD(LogitKD):
 
 class L2D(Distiller):
     """L2D (Yang et al., ICCV 2023, "Multi-Label Knowledge Distillation"): MLD plus
-    class-aware and instance-aware label-wise embedding structure distillation."""
+    class-aware (CD) and instance-aware (ID) label-wise embedding structure distillation.
+
+    Default weights are the official config's (penghui-yang/L2D: logits 10, CD 100,
+    ID 1000). Its BCE is summed over the batch, ours is averaged over images, so the
+    weights are applied divided by the batch size: the loss is the official one divided
+    by B, with the same balance between BCE and every distillation term."""
 
     needs_teacher = True
 
-    def __init__(self, student, teacher, lambda_mld=1.0, lambda_cd=1.0, lambda_id=1.0):
+    def __init__(self, student, teacher, lambda_mld=10.0, lambda_cd=100.0, lambda_id=1000.0):
         super().__init__(student, teacher)
         self.lambdas = {"mld": lambda_mld, "cd": lambda_cd, "id": lambda_id}
 
     def forward_train(self, images, targets):
         s, t, terms = self.outputs_and_bce(images, targets)
         class_aware, instance_aware = losses.l2d_structure_losses(s["embeddings"], t["embeddings"], targets)
-        terms.update(mld=self.lambdas["mld"] * losses.mld_loss(s["logits"], t["logits"]),
-                     cd=self.lambdas["cd"] * class_aware, id=self.lambdas["id"] * instance_aware)
+        values = {"mld": losses.mld_loss(s["logits"], t["logits"]), "cd": class_aware, "id": instance_aware}
+        terms.update({k: self.lambdas[k] / len(targets) * v for k, v in values.items()})
         return terms
 
 

@@ -159,33 +159,40 @@ def pkt_loss(student_feature, teacher_feature, eps=1e-7):
     return (p_t * torch.log((p_t + eps) / (p_s + eps))).sum(1).mean()
 
 
-def _group_structure_loss(e_s, e_t, group):
-    """Huber loss between the mean-normalised distance structures of teacher and student,
-    within each group (pairs of distinct items sharing `group`); each group's distances
-    are divided by that group's mean distance. Vectorised over groups."""
-    n = e_s.shape[0]
-    pairs = (group[:, None] == group[None, :]) & ~torch.eye(n, dtype=torch.bool, device=e_s.device)
-    if not pairs.any():
-        return _zero(e_s, e_t)
-    a, b = pairs.nonzero(as_tuple=True)
-    g = group[a]
-    num_groups = int(group.max()) + 1
+def _structure_distances(e):
+    """Euclidean distances within each group of e [G, N, D] -> [G, N, N], computed as L2D's
+    official code does (squared-norm expansion clamped at 1e-12 before the root, so that
+    coincident points keep a finite gradient)."""
+    sq = e.pow(2).sum(-1)
+    return (sq[:, :, None] + sq[:, None, :] - 2 * e @ e.transpose(1, 2)).clamp_min(1e-12).sqrt()
+
+
+def _group_structure_loss(e_s, e_t, members):
+    """L2D's Huber distance-structure loss, summed over groups (official `HuberDist` per
+    group, added up over groups). e_s [G, N, Ds], e_t [G, N, Dt]; members [G, N] bool.
+    For a group of n >= 2 members: distances between distinct members, each side divided by
+    its own mean distance, Huber loss summed over the n x n pairs and divided by n. Groups
+    with fewer than two members contribute 0. Dense over [G, N, N]: no loop, no gather."""
+    n = members.sum(1).float()
+    pairs = members[:, :, None] & members[:, None, :]
+    pairs &= ~torch.eye(members.shape[1], dtype=torch.bool, device=members.device)
 
     def normalised(e):
-        d = (e[a] - e[b]).norm(dim=1)
-        total = torch.zeros(num_groups, device=e.device).index_add_(0, g, d)
-        count = torch.zeros(num_groups, device=e.device).index_add_(0, g, torch.ones_like(d))
-        return d / (total / count.clamp_min(1)).clamp_min(1e-12)[g]
+        d = _structure_distances(e.float()) * pairs
+        mean = d.sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)
+        return d / mean.clamp_min(1e-12)[:, None, None]
 
-    return F.smooth_l1_loss(normalised(e_s.float()), normalised(e_t.float()))
+    huber = F.smooth_l1_loss(normalised(e_s), normalised(e_t), reduction="none") * pairs
+    return (huber.sum((1, 2)) / n.clamp_min(1)).sum()
 
 
 def l2d_structure_losses(s, t, labels):
     """L2D's label-wise embedding distillation (Yang et al., ICCV 2023, "Multi-Label Knowledge
-    Distillation"): class-aware (structure among the images of one class) and instance-aware
-    (structure among the labels of one image) terms on the positives' embeddings,
-    each a mean-normalised distance structure matched with a Huber loss.
-    s [B, C, Ds], t [B, C, Dt] raw label-wise embeddings; returns (class-aware, instance-aware)."""
-    img, cls = positives(labels)
-    e_s, e_t = s[img, cls], t[img, cls]
-    return _group_structure_loss(e_s, e_t, cls), _group_structure_loss(e_s, e_t, img)
+    Distillation"; official code penghui-yang/L2D, criterion/distiller_zoo/le_based): the
+    class-aware term (CD; per class, the distance structure of the raw embeddings of the
+    images where it is present) and the instance-aware term (ID; per image, that of its
+    present labels), each summed over its groups. s [B, C, Ds], t [B, C, Dt] raw label-wise
+    embeddings; returns (CD, ID)."""
+    present = labels == 1
+    class_aware = _group_structure_loss(s.transpose(0, 1), t.transpose(0, 1), present.t())
+    return class_aware, _group_structure_loss(s, t, present)

@@ -14,6 +14,7 @@ from mpscd.trainer import StageTrainer
 from utils import UserError
 from utils.checkpoint import load_checkpoint
 from utils.distributed import is_main_process, rank, world_size
+from utils.seed import seed_everything
 
 
 def build_network(cfg, role, num_classes):
@@ -76,7 +77,9 @@ class Run:
         model = build_network(cfg, "teacher", self.num_classes)
         done = os.path.join(self.work_dir, "teacher_results.json")
         if self.resume and os.path.isfile(done):
-            model.load_state_dict(load_checkpoint(os.path.join(self.work_dir, "teacher_last.pth"))["model"])
+            path = os.path.join(self.work_dir, "teacher_last.pth")
+            model.load_state_dict(load_checkpoint(path)["model"])
+            self.log(f"[teacher] resumed from {path}: trained to the end by an earlier run")
             with open(done) as f:
                 return model.to(self.device), json.load(f)
         metrics = self.stage("teacher", build_distiller({"type": "vanilla"}, model), cfg["teacher_train"])
@@ -91,6 +94,9 @@ class Run:
         teacher, teacher_metrics = None, None
         if needs_teacher or cfg["teacher_checkpoint"]:
             teacher, teacher_metrics = self.teacher()
+        # The student starts from the config's seed, not from the RNG state the teacher stage
+        # left behind: a resumed run skips that stage and must build the same student.
+        seed_everything(cfg["seed"], cfg["deterministic"])
         student = build_network(cfg, "student", self.num_classes)
         distiller = build_distiller(cfg["distiller"], student, teacher if needs_teacher else None)
         metrics = self.stage("student", distiller, cfg["student_train"])

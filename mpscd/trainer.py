@@ -55,7 +55,9 @@ class StageTrainer:
         if is_distributed():
             self.forward = DistributedDataParallel(
                 distiller, device_ids=[device.index] if device.type == "cuda" else None)
-        self.iters_per_epoch = len(self.train_loader.batch_sampler)
+        # From the whole epoch: the sampler, shared by both stages, may still hold the
+        # teacher's resume offset.
+        self.iters_per_epoch = self.train_loader.sampler.items_per_epoch // cfg["batch_size"]
         if self.iters_per_epoch == 0:
             raise UserError(f"the training set has fewer images than batch_size={cfg['batch_size']}")
         self.optimizer = build_optimizer(distiller.trainable_parameters(), schedule["lr"], schedule["weight_decay"])
@@ -117,8 +119,9 @@ class StageTrainer:
     def train(self, resume=False):
         """Runs the stage to its end and returns the final evaluation's metrics."""
         if resume and os.path.isfile(self.path("last")):
-            self.resume()
-        self.distiller.prepare(self.init_loader, self.device)
+            self.resume()  # the checkpoint holds the prepared state (e.g. prototypes)
+        else:
+            self.distiller.prepare(self.init_loader, self.device)
         previous = self._install_signal_handlers()
         try:
             metrics = None

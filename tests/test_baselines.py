@@ -55,19 +55,22 @@ def ref_pkt(s, t, eps=1e-7):
     return sum(pt[i][j] * math.log((pt[i][j] + eps) / (ps[i][j] + eps)) for i in range(n) for j in range(n)) / n
 
 
-def ref_group_structure(s, t, labels, key):
-    A = positive_list(labels)
+def ref_l2d_term(s, t, labels, key):
+    """The official L2D code's CD (key 1: groups are classes) or ID (key 0: groups are
+    images), written as its loop: per group of n >= 2 positives, the Huber loss summed over
+    the n x n matrix of mean-normalised distances (zero diagonal), divided by n; summed
+    over groups."""
     groups = {}
-    for a in A:
+    for a in positive_list(labels):
         groups.setdefault(a[key], []).append(a)
-    terms = []
+    total = 0.0
     for items in groups.values():
         if len(items) < 2:
             continue
         ds = ref_normalised_distances({a: s[a].double() for a in items}, items)
         dt = ref_normalised_distances({a: t[a].double() for a in items}, items)
-        terms += [huber(ds[k], dt[k]) for k in ds]
-    return sum(terms) / len(terms) if terms else 0.0
+        total += sum(huber(ds[k], dt[k]) for k in ds) / len(items)
+    return total
 
 
 @pytest.mark.parametrize("T", [1.0, 4.0])
@@ -91,17 +94,34 @@ def test_rkd_and_pkt(batch):
     assert torch.isfinite(s.grad).all()
 
 
-@pytest.mark.parametrize("name", list(LABEL_CASES))
-def test_l2d_structure_terms(name):
+L2D_SHAPES = {"VOC-like batch": lambda: (torch.rand(16, 20) < 0.1).float(),
+              "COCO-like batch": lambda: (torch.rand(12, 80) < 0.04).float()}
+
+
+@pytest.mark.parametrize("name", list(LABEL_CASES) + list(L2D_SHAPES))
+def test_l2d_structure_terms_equal_the_official_loop(name):
     torch.manual_seed(3)
-    labels = LABEL_CASES[name]()
+    labels = {**LABEL_CASES, **L2D_SHAPES}[name]()
     s = torch.randn(*labels.shape, 8, requires_grad=True)
     t = torch.randn(*labels.shape, 12)
     class_aware, instance_aware = l2d_structure_losses(s, t, labels)
-    assert class_aware.item() == pytest.approx(ref_group_structure(s.detach(), t, labels, 1), rel=1e-4, abs=1e-7)
-    assert instance_aware.item() == pytest.approx(ref_group_structure(s.detach(), t, labels, 0), rel=1e-4, abs=1e-7)
+    assert class_aware.item() == pytest.approx(ref_l2d_term(s.detach(), t, labels, 1), rel=1e-4, abs=1e-6)
+    assert instance_aware.item() == pytest.approx(ref_l2d_term(s.detach(), t, labels, 0), rel=1e-4, abs=1e-6)
     (class_aware + instance_aware).backward()
     assert torch.isfinite(s.grad).all()
+
+
+def test_l2d_structure_terms_are_sums_over_groups():
+    """Two classes with the same structure give twice the loss of one (official: summed,
+    not averaged, over groups), and coincident embeddings keep a finite gradient."""
+    torch.manual_seed(0)
+    s, t = torch.randn(4, 1, 8), torch.randn(4, 1, 8)
+    one, _ = l2d_structure_losses(s, t, torch.ones(4, 1))
+    two, _ = l2d_structure_losses(s.repeat(1, 2, 1), t.repeat(1, 2, 1), torch.ones(4, 2))
+    assert two.item() == pytest.approx(2 * one.item(), rel=1e-5)
+    same = torch.zeros(3, 2, 4, requires_grad=True)
+    sum(l2d_structure_losses(same, torch.randn(3, 2, 4), torch.ones(3, 2))).backward()
+    assert torch.isfinite(same.grad).all()
 
 
 @pytest.mark.parametrize("name", ["mld", "kd", "l2d", "rkd", "pkt", "mpscd"])

@@ -1,5 +1,5 @@
 import numpy as np
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, f1_score
 
 from utils.metrics import average_precision, multilabel_metrics
 
@@ -23,8 +23,9 @@ def test_metrics_against_plain_computation():
     assert np.isclose(m["mAP"], 100 * np.mean(ap)) and np.isnan(m["AP"][0])
     pred = scores >= 0.5
     tp = (pred & (targets == 1)).sum(0)
-    cp = np.mean([tp[c] / pred[:, c].sum() if pred[:, c].sum() else 0 for c in range(6)])
-    cr = np.mean([tp[c] / targets[:, c].sum() if targets[:, c].sum() else 0 for c in range(6)])
+    # per-class figures average over the classes with a positive, as mAP does
+    cp = np.mean([tp[c] / pred[:, c].sum() if pred[:, c].sum() else 0 for c in range(1, 6)])
+    cr = np.mean([tp[c] / targets[:, c].sum() for c in range(1, 6)])
     assert np.isclose(m["CP_threshold"], 100 * cp) and np.isclose(m["CR_threshold"], 100 * cr)
     assert np.isclose(m["CF1_threshold"], 100 * 2 * cp * cr / (cp + cr))
     op, orr = tp.sum() / pred.sum(), tp.sum() / targets.sum()
@@ -45,3 +46,28 @@ def test_ignored_labels_count_nowhere():
     kept = multilabel_metrics(scores[[0, 2]][:, :1], targets[[0, 2]][:, :1])
     assert np.isclose(m["AP"][0], kept["AP"][0])
     assert m["OP_threshold"] == 100.0  # the 0.8 of an ignored label is no false positive
+
+
+def test_topk_cf1_is_l2d_macro_f1_and_threshold_cf1_is_ml_gcn():
+    rng = np.random.default_rng(2)
+    scores = rng.random((80, 7)).astype(np.float32)
+    targets = (rng.random((80, 7)) < 0.3).astype(np.float32)
+    targets[np.arange(7), np.arange(7)] = 1  # every class has a positive
+    m = multilabel_metrics(scores, targets)
+    k = targets.sum(1).astype(int)
+    topk = np.zeros(scores.shape, dtype=int)
+    for i in range(80):
+        topk[i, np.argsort(-scores[i])[:k[i]]] = 1
+    assert np.isclose(m["CF1_topk"], 100 * f1_score(targets, topk, average="macro"))
+    assert np.isclose(m["OF1_topk"], 100 * f1_score(targets, topk, average="micro"))
+    cp, cr = m["CP_threshold"], m["CR_threshold"]
+    assert np.isclose(m["CF1_threshold"], 2 * cp * cr / (cp + cr))
+    assert not np.isclose(m["CF1_topk"], 2 * m["CP_topk"] * m["CR_topk"] / (m["CP_topk"] + m["CR_topk"]))
+
+
+def test_a_class_without_positives_counts_nowhere():
+    targets = np.eye(20, dtype=np.float32)[np.arange(40) % 19]  # class 19 never present
+    m = multilabel_metrics(targets * 0.9 + 0.05, targets)
+    for protocol in ("topk", "threshold"):
+        assert all(m[f"{k}_{protocol}"] == 100.0 for k in ("CP", "CR", "CF1", "OP", "OR", "OF1"))
+    assert m["mAP"] == 100.0 and np.isnan(m["AP"][19])

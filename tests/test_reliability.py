@@ -17,20 +17,30 @@ from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 
 DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
-# Two short stages, a checkpoint every iteration, bit-reproducible.
-EXACT = demo_opts("teacher_train=dict(epochs=2)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
+# Two short stages, a checkpoint every iteration, bit-reproducible; a resnet18 teacher
+# keeps the checkpoints small.
+EXACT = demo_opts("teacher='resnet18'", "teacher_train=dict(epochs=2)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
                   "deterministic=True", "num_workers=1")
 
 
-def command(work_dir, *extra):
-    return [sys.executable, os.path.join(ROOT, "main.py"), "--cfg_file", DEMO, "--work_dir", str(work_dir),
-            "--opts", *EXACT, *extra]
+def command(work_dir, *extra, config=DEMO, opts=EXACT):
+    return [sys.executable, os.path.join(ROOT, "main.py"), "--cfg_file", config, "--work_dir", str(work_dir),
+            "--opts", *opts, *extra]
 
 
 def final_metrics(work_dir):
     with open(os.path.join(work_dir, "results.json")) as f:
         results = json.load(f)
     return results["teacher_metrics"], results["student_metrics"]
+
+
+def assert_same_student(work_dir, reference_dir):
+    """The final student and the method's state (prototype banks, heads), bit for bit:
+    ranking metrics on a few test images can hide small differences."""
+    final, expected = (load_checkpoint(str(d / "student_last.pth")) for d in (work_dir, reference_dir))
+    for part in ("model", "distiller"):
+        assert final[part].keys() == expected[part].keys()
+        assert all(torch.equal(final[part][k], expected[part][k]) for k in expected[part]), part
 
 
 def kill_when(proc, condition, sig=signal.SIGKILL, timeout=120):
@@ -43,28 +53,81 @@ def kill_when(proc, condition, sig=signal.SIGKILL, timeout=120):
     raise AssertionError("the run ended before the kill condition held")
 
 
-def student_iteration(work_dir):
+def position(work_dir, stage):
+    """(epoch, iteration in epoch, global iteration) of the stage's last checkpoint, or None."""
     try:
-        state = torch.load(os.path.join(work_dir, "student_last.pth"), weights_only=False)
+        state = torch.load(os.path.join(work_dir, f"{stage}_last.pth"), weights_only=False)
     except Exception:  # not there yet (or, in a broken implementation, half-written)
-        return 0
-    return state["global_iter"]
+        return None
+    return state["epoch"], state["iter_in_epoch"], state["global_iter"]
 
 
-def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path):
-    reference = tmp_path / "reference"
-    subprocess.run(command(reference), check=True, capture_output=True)
-    # killed in the teacher stage, then in the student's second epoch (mid-epoch), resumed each time
+def student_iteration(work_dir):
+    return (position(work_dir, "student") or (0, 0, 0))[2]
+
+
+def killed_when(condition, *cmd):
+    """Start the run and SIGKILL it when `condition` holds."""
+    kill_when(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), condition)
+
+
+def resume_to_end(work_dir, *cmd, says="resumed from"):
+    assert not os.path.exists(work_dir / "results.json")
+    subprocess.run([*cmd, "--resume"], check=True, capture_output=True)
+    assert says in (work_dir / "log.txt").read_text()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted demo run that every kill-and-resume test must reproduce."""
+    work_dir = tmp_path_factory.mktemp("reference")
+    subprocess.run(command(work_dir), check=True, capture_output=True)
+    return work_dir
+
+
+def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, reference):
+    # killed mid-way through the teacher's last epoch (the student stage must not inherit
+    # the teacher's resume offset), then in the student's second epoch, resumed each time
     killed = tmp_path / "killed"
-    kill_when(subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-              lambda: os.path.exists(killed / "teacher_last.pth"))
-    kill_when(subprocess.Popen(command(killed) + ["--resume"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-              lambda: student_iteration(killed) >= 8)
-    assert not os.path.exists(killed / "results.json")
-    subprocess.run(command(killed) + ["--resume"], check=True, capture_output=True)
+    in_last_teacher_epoch = lambda: (position(killed, "teacher") or (0, 0, 0))[:2] >= (1, 2)
+    killed_when(in_last_teacher_epoch, *command(killed))
+    killed_when(lambda: student_iteration(killed) >= 8, *command(killed, "--resume"))
+    resume_to_end(killed, *command(killed))
     assert final_metrics(killed) == final_metrics(reference)
-    assert "resumed from" in (killed / "log.txt").read_text()
+    assert_same_student(killed, reference)
+    assert "iter 7/6" not in (killed / "log.txt").read_text()
+
+
+def test_kill_before_the_first_student_checkpoint_builds_the_same_student(tmp_path, reference):
+    # no mid-epoch checkpoints: a kill in the student's first epoch leaves only the teacher's
+    killed = tmp_path / "killed"
+    log = killed / "log.txt"
+    started = lambda: log.exists() and "[student] epoch 1/2 iter 2/6" in log.read_text()
+    run = command(killed, opts=[*EXACT, "checkpoint_interval=0"])
+    killed_when(started, *run)
+    resume_to_end(killed, *run, says="trained to the end by an earlier run")
+    assert not os.path.exists(killed / "student_last.pth") or position(killed, "student")[0] > 0
+    assert final_metrics(killed) == final_metrics(reference)
+    assert_same_student(killed, reference)
+
+
+@needs_voc_sample
+def test_mpscd_resume_is_exact_when_a_class_has_no_training_positive(tmp_path):
+    root = copy_voc_sample(tmp_path / "voc")  # 8 training images: most of VOC's 20 classes absent
+    config = os.path.join(ROOT, "configs", "voc", "resnet50_to_resnet18_mpscd.py")
+    opts = ["pretrained=False", "img_size=32", "batch_size=4", "num_workers=0", "embed_dim=16", "print_freq=1",
+            "teacher_train=dict(epochs=1)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
+            "deterministic=True"]
+    runs = {name: command(tmp_path / name, "--data_root", str(root), config=config, opts=opts)
+            for name in ("reference", "killed")}
+    subprocess.run(runs["reference"], check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    killed_when(lambda: student_iteration(killed) >= 3, *runs["killed"])
+    resume_to_end(killed, *runs["killed"])
+    bank = load_checkpoint(str(killed / "student_last.pth"))["distiller"]["bank_t.initialized"]
+    assert not bank.all()  # the case under test: some class never had a prototype
+    assert final_metrics(killed) == final_metrics(tmp_path / "reference")
+    assert_same_student(killed, tmp_path / "reference")
 
 
 def test_kill_during_save_leaves_previous_checkpoint_loadable(tmp_path):

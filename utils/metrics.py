@@ -29,20 +29,31 @@ def average_precision(scores, targets):
     return float(np.sum(precision * recall_step))
 
 
-def _f1_scores(pred, targets):
+def _ratio(numerator, denominator):
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def _f1_scores(pred, targets, protocol):
+    """CP, CR, OP, OR and the F1s. Per-class figures average over the classes that have a
+    positive (as mAP does). CF1: under `topk` the mean of the per-class F1s (scikit-learn's
+    macro F1, as L2D's evaluate.py reports it); under `threshold` 2 CP CR / (CP + CR) of the
+    averaged CP and CR (ML-GCN's formula)."""
     valid = targets >= 0
     truth = (targets == 1) & valid
     pred = pred & valid
     tp = (pred & truth).sum(0).astype(np.float64)
     n_pred = pred.sum(0).astype(np.float64)
     n_true = truth.sum(0).astype(np.float64)
-    cp = np.mean(np.divide(tp, n_pred, out=np.zeros_like(tp), where=n_pred > 0))
-    cr = np.mean(np.divide(tp, n_true, out=np.zeros_like(tp), where=n_true > 0))
-    op = tp.sum() / max(n_pred.sum(), 1.0)
-    orr = tp.sum() / max(n_true.sum(), 1.0)
-    f1 = lambda p, r: 2 * p * r / (p + r) if p + r > 0 else 0.0
-    return {"CP": 100 * cp, "CR": 100 * cr, "CF1": 100 * f1(cp, cr),
-            "OP": 100 * op, "OR": 100 * orr, "OF1": 100 * f1(op, orr)}
+    has_positive = n_true > 0
+    if not has_positive.any():
+        return {k: 0.0 for k in ("CP", "CR", "CF1", "OP", "OR", "OF1")}
+    precision, recall = _ratio(tp, n_pred)[has_positive], _ratio(tp, n_true)[has_positive]
+    cp, cr = precision.mean(), recall.mean()
+    op, orr = tp.sum() / max(n_pred.sum(), 1.0), tp.sum() / n_true.sum()
+    f1 = lambda p, r: _ratio(2 * p * r, p + r)
+    cf1 = f1(precision, recall).mean() if protocol == "topk" else f1(np.array(cp), np.array(cr))
+    return {"CP": 100 * cp, "CR": 100 * cr, "CF1": 100 * float(cf1),
+            "OP": 100 * op, "OR": 100 * orr, "OF1": 100 * float(f1(np.array(op), np.array(orr)))}
 
 
 def topk_predictions(scores, targets):
@@ -63,6 +74,6 @@ def multilabel_metrics(scores, targets, threshold=0.5):
                "AP": [100 * a for a in ap.tolist()]}
     predictions = {"topk": topk_predictions(scores, targets), "threshold": scores >= threshold}
     for protocol in PROTOCOLS:
-        for name, value in _f1_scores(predictions[protocol], targets).items():
+        for name, value in _f1_scores(predictions[protocol], targets, protocol).items():
             metrics[f"{name}_{protocol}"] = float(value)
     return metrics
