@@ -80,16 +80,20 @@ class MPSCD(Distiller):
     needs_teacher = True
 
     def __init__(self, student, teacher, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=0.1, lambda_mld=0.0,
-                 tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance", s2p_negatives=False,
-                 prototype_momentum=0.9, prototype_init="teacher_pass", gather_across_ranks=False):
+                 tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance", s2s_relations="all",
+                 s2p_relations="prototypes", s2p_negatives=False, prototype_momentum=0.9,
+                 prototype_init="teacher_pass", gather_across_ranks=False):
         super().__init__(student, teacher)
-        if pcrd_positives not in ("instance", "class"):
-            raise UserError(f"pcrd_positives must be 'instance' or 'class', got {pcrd_positives!r}")
-        if prototype_init not in ("teacher_pass", "first_batch"):
-            raise UserError(f"prototype_init must be 'teacher_pass' or 'first_batch', got {prototype_init!r}")
+        for name, value, allowed in (("pcrd_positives", pcrd_positives, ("instance", "class")),
+                                     ("s2s_relations", s2s_relations, ("all", "class_residual")),
+                                     ("s2p_relations", s2p_relations, ("prototypes", "images")),
+                                     ("prototype_init", prototype_init, ("teacher_pass", "first_batch"))):
+            if value not in allowed:
+                raise UserError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         self.lambdas = {"pcrd": lambda_pcrd, "s2s": lambda_s2s, "s2p": lambda_s2p, "mld": lambda_mld}
         self.tau_r, self.tau_s = tau_r, tau_s
         self.pcrd_positives, self.s2p_negatives = pcrd_positives, s2p_negatives
+        self.s2s_relations, self.s2p_relations = s2s_relations, s2p_relations
         self.prototype_init, self.gather_across_ranks = prototype_init, gather_across_ranks
         num_classes, dim_s = student.head.queries.shape
         dim_t = teacher.head.queries.shape[1]
@@ -101,7 +105,8 @@ class MPSCD(Distiller):
 
     @property
     def uses_prototypes(self):
-        return bool(self.lambdas["pcrd"] or self.lambdas["s2p"])
+        return bool(self.lambdas["pcrd"] or self.lambdas["s2p"]
+                    or (self.lambdas["s2s"] and self.s2s_relations == "class_residual"))
 
     @torch.no_grad()
     def prepare(self, loader, device):
@@ -133,8 +138,13 @@ class MPSCD(Distiller):
             if self.lambdas["pcrd"]:
                 terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_pos, t_pos, cls)
             if self.lambdas["s2s"]:
-                terms["s2s"] = self.lambdas["s2s"] * losses.s2s_on_positives(s_pos, t_pos, img, self.tau_s)
-            if self.lambdas["s2p"]:
+                terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_pos, t_pos, img, cls)
+            if self.lambdas["s2p"] and self.s2p_relations == "images":
+                valid = self.bank_s.initialized & self.bank_t.initialized
+                terms["s2p"] = self.lambdas["s2p"] * losses.s2p_over_images(
+                    s["embeddings"], t["embeddings"], self.bank_s.prototypes, self.bank_t.prototypes, targets,
+                    self.tau_s, valid)
+            elif self.lambdas["s2p"]:
                 if self.s2p_negatives:
                     img, cls = ((targets == 1) | (targets == 0)).nonzero(as_tuple=True)
                     s_pos = losses.unit(s["embeddings"][img, cls])
@@ -143,6 +153,16 @@ class MPSCD(Distiller):
                 terms["s2p"] = self.lambdas["s2p"] * losses.s2p_on_positives(
                     s_pos, t_pos, self.bank_s.prototypes, self.bank_t.prototypes, self.tau_s, valid)
         return terms
+
+    def _s2s(self, s_pos, t_pos, img, cls):
+        """S2S between objects of different images: all of them on the unit embeddings, or
+        ("class_residual") those of one class on the unit prototype-centred embeddings, the
+        part of each object that its class does not explain."""
+        if self.s2s_relations == "all":
+            return losses.s2s_on_positives(s_pos, t_pos, img, self.tau_s)
+        r_s = losses.unit(s_pos - self.bank_s.prototypes[cls])
+        r_t = losses.unit(t_pos - self.bank_t.prototypes[cls])
+        return losses.s2s_on_positives(r_s, r_t, img, self.tau_s, cls)
 
     def _pcrd(self, s_pos, t_pos, cls):
         """PCRD on the prototype-aware residuals of the positives whose class has a

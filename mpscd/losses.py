@@ -55,10 +55,12 @@ def _masked_kl(teacher_logits, student_logits, mask):
     return kl.sum(1).mean()
 
 
-def s2s_on_positives(s, t, img, tau):
+def s2s_on_positives(s, t, img, tau, cls=None):
     """Sample-to-sample on gathered unit embeddings s [n, Ds], t [n, Dt]: relations between
-    labelled objects of different images."""
+    labelled objects of different images; with `cls`, only between objects of one class."""
     pairs = img[:, None] != img[None, :]
+    if cls is not None:
+        pairs = pairs & (cls[:, None] == cls[None, :])
     return _masked_kl(t @ t.t() / tau, s @ s.t() / tau, pairs)
 
 
@@ -68,6 +70,20 @@ def s2p_on_positives(s, t, proto_s, proto_t, tau, proto_valid=None):
     if proto_valid is not None:
         mask = mask & proto_valid[None, :]
     return _masked_kl(t @ proto_t.float().t() / tau, s @ proto_s.float().t() / tau, mask)
+
+
+def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
+    """Sample-to-prototype, per class: KL between the teacher's and the student's softmax over
+    the batch's images of the similarity of each image's class-c embedding to prototype c
+    (present and absent labels alike; ignored labels (-1) left out). s [B, C, Ds],
+    t [B, C, Dt] raw embeddings; prototypes [C, D]; averaged over the classes with a valid
+    prototype."""
+    logits_s = torch.einsum("bcd,cd->cb", unit(s), unit(proto_s)) / tau
+    logits_t = torch.einsum("bcd,cd->cb", unit(t), unit(proto_t)) / tau
+    mask = (labels >= 0).t()
+    if proto_valid is not None:
+        mask = mask & proto_valid[:, None]
+    return _masked_kl(logits_t, logits_s, mask)
 
 
 def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance"):
