@@ -48,6 +48,7 @@ SCHEMA = {
     "eval_interval": (1, (int,)),           # evaluate every N epochs (and always after the last)
     "print_freq": (20, (int,)),
     "checkpoint_interval": (0, (int,)),     # also save <stage>_last.pth every N iterations
+    "diagnostics": (0, (int,)),             # measure gradients per term and embedding health on N batches per epoch
     "seed": (0, (int,)),
     "deterministic": (False, (bool,)),
 }

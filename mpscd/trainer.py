@@ -7,6 +7,7 @@ import time
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from mpscd.diagnostics import Diagnostics
 from mpscd.evaluation import autocast, evaluate, summary, to_device
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
@@ -68,6 +69,11 @@ class StageTrainer:
         self.epoch, self.iter_in_epoch, self.global_iter, self.best_map = 0, 0, 0, -1.0
         self.stop_requested = None
         self.tensorboard = tensorboard_writer(work_dir, stage) if self.is_main else None
+        self.diagnostics = None
+        if cfg["diagnostics"]:
+            if is_distributed():
+                raise UserError("diagnostics measure in one process; run without torchrun")
+            self.diagnostics = Diagnostics(distiller, cfg["diagnostics"])
 
     # ---- checkpoints -------------------------------------------------------------
     def path(self, kind):
@@ -152,6 +158,8 @@ class StageTrainer:
                 raise UserError(f"[{self.stage}] non-finite loss at epoch {self.epoch + 1}, iteration "
                                 f"{self.iter_in_epoch + 1} ({values}); the last good checkpoint is "
                                 f"{self.path('last')}; lower the learning rate or the loss weights")
+            if self.diagnostics is not None:
+                self.diagnostics.measure(terms, images, targets)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -212,11 +220,15 @@ class StageTrainer:
                     if k != "AP":
                         self.tensorboard.add_scalar(f"test/{k}", v, self.epoch)
                 self.tensorboard.flush()
+        diagnostics = self.diagnostics.epoch_summary() if self.diagnostics is not None else {}
+        if self.tensorboard is not None:
+            for k, v in diagnostics.items():
+                self.tensorboard.add_scalar(k, v, self.epoch)
         if self.is_main:
             append_jsonl(os.path.join(self.work_dir, "metrics.jsonl"), {
                 "stage": self.stage, "epoch": self.epoch, "iter": self.global_iter,
                 "lr": self.scheduler.get_last_lr()[0], **{f"loss_{k}": v for k, v in self.train_terms.items()},
-                **{k: v for k, v in (metrics or {}).items() if k != "AP"}})
+                **{k: v for k, v in (metrics or {}).items() if k != "AP"}, **diagnostics})
         self.save()
         if metrics is not None and is_best:
             self.save("best")

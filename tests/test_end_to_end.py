@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT, demo_opts
 import main
@@ -33,6 +34,8 @@ def test_mpscd_demo_run_writes_a_complete_run_folder(tmp_path):
     assert results["teacher_metrics"]["mAP"] == saved["teacher_metrics"]["mAP"]
     log = (tmp_path / "log.txt").read_text()
     assert "img/s" in log and "eta" in log and "lr" in log
+    for kind in ("teacher_last", "teacher_best", "student_last", "student_best"):  # the safe way
+        assert "model" in torch.load(tmp_path / f"{kind}.pth", weights_only=True)
     best = load_checkpoint(str(tmp_path / "student_best.pth"))
     assert "optimizer" not in best and "rng" not in best  # weights only: resuming reads *_last.pth
     assert load_network(str(tmp_path / "student_best.pth"), "resnet18").num_classes == 10

@@ -56,8 +56,8 @@ def kill_when(proc, condition, sig=signal.SIGKILL, timeout=120):
 def position(work_dir, stage):
     """(epoch, iteration in epoch, global iteration) of the stage's last checkpoint, or None."""
     try:
-        state = torch.load(os.path.join(work_dir, f"{stage}_last.pth"), weights_only=False)
-    except Exception:  # not there yet (or, in a broken implementation, half-written)
+        state = load_checkpoint(os.path.join(work_dir, f"{stage}_last.pth"))
+    except UserError:  # not there yet (or, in a broken implementation, half-written)
         return None
     return state["epoch"], state["iter_in_epoch"], state["global_iter"]
 
@@ -167,6 +167,41 @@ def test_non_finite_loss_stops_naming_step_and_terms(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"non-finite loss at epoch 1, iteration 3 \(bce=nan.*teacher_last.pth"):
         main.main(["--cfg_file", DEMO, "--work_dir", str(tmp_path), "--opts", *demo_opts("checkpoint_interval=1")])
     assert load_checkpoint(str(tmp_path / "teacher_last.pth"))["global_iter"] == 2
+
+
+class MakesAFolderWhenUnpickled:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.makedirs, (self.path,)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_before_it_runs(tmp_path):
+    marker = str(tmp_path / "code_ran")
+    path = str(tmp_path / "crafted.pth")
+    torch.save({"model": {}, "arch": "resnet18", "payload": MakesAFolderWhenUnpickled(marker)}, path)
+    with pytest.raises(UserError, match=r"crafted.pth would run code to load.*refused"):
+        load_checkpoint(path)
+    with pytest.raises(UserError, match="would run code to load"):
+        main.main(["--cfg_file", DEMO, "--work_dir", str(tmp_path / "w"), "--opts", *demo_opts(f"teacher_checkpoint={path!r}")])
+    assert not os.path.exists(marker)
+
+
+def test_old_checkpoints_are_refused_and_upgraded_on_request(tmp_path):
+    import numpy as np
+    from mpscd.checkpoint import main as checkpoint_main
+    from utils.seed import rng_state, set_rng_state
+    old = str(tmp_path / "old.pth")
+    state = {"model": {"w": torch.ones(2)}, "arch": "resnet18", "rng": rng_state()}
+    state["rng"]["numpy"] = np.random.get_state()  # as versions before weights-only checkpoints wrote it
+    torch.save(state, old)
+    with pytest.raises(UserError, match=r"python -m mpscd.checkpoint upgrade .*old.pth NEW.pth"):
+        load_checkpoint(old)
+    checkpoint_main(["upgrade", old, str(tmp_path / "new.pth")])
+    upgraded = load_checkpoint(str(tmp_path / "new.pth"))
+    set_rng_state(upgraded["rng"])
+    assert np.random.randint(1 << 30) == (np.random.set_state(state["rng"]["numpy"]), np.random.randint(1 << 30))[1]
 
 
 def run_voc(tmp_path, root, *opts):

@@ -12,6 +12,7 @@ import main
 from datasets.demo import DigitsDemo
 from mpscd import export, predict
 from mpscd.runner import load_network
+from utils import UserError
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +27,36 @@ def test_predict_prints_labels_and_writes_csv(run_dir, tmp_path, capsys):
     demo = DigitsDemo("test", test_size=3)
     for i in range(3):
         Image.fromarray(demo.images[i]).save(tmp_path / f"digits{i}.png")
-    paths, scores = predict.main(["--checkpoint", str(run_dir / "student_last.pth"), "--images", str(tmp_path),
-                                  "--threshold", "0.0", "--csv", str(tmp_path / "out.csv")])
+    paths, scores, _ = predict.main(["--checkpoint", str(run_dir / "student_last.pth"), "--images", str(tmp_path),
+                                     "--threshold", "0.0", "--csv", str(tmp_path / "out.csv"), "--workers", "0"])
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 3 and printed[0].startswith(str(tmp_path / "digits0.png"))
     assert len(printed[0].split(", ")) == 10  # threshold 0: every class, with its score
     rows = list(csv.reader(open(tmp_path / "out.csv")))
     assert rows[0] == ["image", *[str(d) for d in range(10)]] and len(rows) == 4
     model = load_network(str(run_dir / "student_last.pth"))
-    assert torch.allclose(scores, predict.predict_images(model, paths, 32, torch.device("cpu")))
+    assert torch.allclose(scores, predict.predict_images(model, paths, 32, torch.device("cpu"))[0])
+
+
+def test_predict_labels_the_good_images_and_names_the_bad(run_dir, tmp_path, capsys):
+    demo = DigitsDemo("test", test_size=3)
+    for i in range(3):
+        Image.fromarray(demo.images[i]).save(tmp_path / f"good{i}.jpg")
+    (tmp_path / "truncated.jpg").write_bytes((tmp_path / "good0.jpg").read_bytes()[:200])
+    (tmp_path / "notes.jpg").write_text("not an image")
+    checkpoint = str(run_dir / "student_last.pth")
+    _, _, failed = predict.main(["--checkpoint", checkpoint, "--images", str(tmp_path), "--workers", "2",
+                                 "--batch_size", "2", "--csv", str(tmp_path / "out.csv")])
+    out, err = capsys.readouterr()
+    assert sorted(os.path.basename(p) for p in failed) == ["notes.jpg", "truncated.jpg"]
+    assert [line.split(":")[0] for line in out.strip().splitlines()] == [str(tmp_path / f"good{i}.jpg") for i in range(3)]
+    assert "2 of 5 files could not be read" in err and "notes.jpg" in err and "truncated.jpg" in err
+    rows = list(csv.reader(open(tmp_path / "out.csv")))
+    assert [r[0] for r in rows[1:]] == [str(tmp_path / f"good{i}.jpg") for i in range(3)]
+    assert all(len(r) == 11 for r in rows)
+    with pytest.raises(UserError, match="none of the 2 files could be read"):
+        predict.main(["--checkpoint", checkpoint, "--images", str(tmp_path / "notes.jpg"),
+                      str(tmp_path / "truncated.jpg"), "--workers", "0"])
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "repvgg_a0"])

@@ -1,8 +1,11 @@
 import os
+import pickle
 
 import torch
 
 from utils import UserError
+
+UPGRADE = "python -m mpscd.checkpoint upgrade"
 
 
 def save_checkpoint(state, path):
@@ -13,11 +16,20 @@ def save_checkpoint(state, path):
 
 
 def load_checkpoint(path, map_location="cpu"):
+    """A checkpoint of this program, read with torch's weights-only unpickler: a file that
+    would need to run code to load (a crafted one, or one written by a version of this
+    program before checkpoints held only plain types) is refused before anything of it runs."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint {path} does not exist")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # any unpickling failure means the file is not ours
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:  # the weights-only unpickler met a global it does not allow
+        if "Unsupported global" not in str(e) and "weights_only" not in str(e).lower():
+            raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
+        raise UserError(f"{path} would run code to load (a checkpoint of an earlier version of this program, "
+                        f"or not one of its checkpoints); refused. Only for a file you trust: "
+                        f"{UPGRADE} {path} NEW.pth") from None
+    except Exception as e:  # any other failure means the file is not ours
         raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
         raise UserError(f"{path} is not a checkpoint written by this program "

@@ -20,17 +20,25 @@ def seed_everything(seed, deterministic=False):
 
 
 def rng_state():
-    """Every random generator's state, for exact resume."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+    """Every random generator's state, for exact resume, in types that torch.load reads
+    with weights_only=True (tensors, numbers, strings, tuples, lists, dicts)."""
+    state = {"python": random.getstate(), "numpy": portable_numpy_state(np.random.get_state()),
              "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
+def portable_numpy_state(state):
+    """NumPy's legacy RNG state tuple with its uint32 key array as an int64 tensor."""
+    name, keys, position, has_gauss, cached_gaussian = state
+    return (name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), position, has_gauss, cached_gaussian)
+
+
 def set_rng_state(state):
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
