@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from models import build_model
 from mpscd.config import SCHEMA
 from mpscd.distillers import MPSCD
-from mpscd.evaluation import autocast, cpu_has_fast_bf16, to_device
+from mpscd.evaluation import autocast, channels_last, cpu_has_fast_bf16, to_device
 from mpscd.trainer import build_optimizer
 
 
@@ -47,7 +47,7 @@ def make_step(distiller, cfg, device, next_batch):
 
     def step():
         batch = next_batch()
-        images = to_device(batch["image"], device, cfg["channels_last"])
+        images = to_device(batch["image"], device, channels_last(device, cfg))
         targets = batch["target"].to(device, non_blocking=True)
         with autocast(device, cfg):
             loss = sum(distiller.forward_train(images, targets).values())
@@ -76,7 +76,7 @@ def build_pair(teacher, student, num_classes, device, cfg, **mpscd_options):
     torch.manual_seed(0)
     distiller = MPSCD(build_model(student, num_classes), build_model(teacher, num_classes),
                       prototype_init="first_batch", **mpscd_options).to(device)
-    return distiller.to(memory_format=torch.channels_last) if cfg["channels_last"] else distiller
+    return distiller.to(memory_format=torch.channels_last) if channels_last(device, cfg) else distiller
 
 
 def step_overhead(args, cfg, device):
@@ -198,7 +198,8 @@ def main(argv=None):
     precision = "fp16 AMP" if device.type == "cuda" else (
         "bf16 autocast" if cfg["cpu_bf16"] and cpu_has_fast_bf16() else "float32")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; {precision}; channels_last; batch {args.batch_size}, {args.img_size} px, 20 classes")
+    layout = "channels_last" if channels_last(device, cfg) else "NCHW"
+    print(f"device: {name}; {precision}; {layout}; batch {args.batch_size}, {args.img_size} px, 20 classes")
 
     t_vanilla, t_full = step_overhead(args, cfg, device)
     print(f"1. step, resnet50 -> resnet18: vanilla distillation {1000 * t_vanilla:.0f} ms, "

@@ -9,7 +9,7 @@ from datasets import build_dataset, with_test_transform
 from models import build_model
 from mpscd.data import make_test_loader, make_train_loader
 from mpscd.distillers import build_distiller, distiller_class, distiller_settings
-from mpscd.evaluation import evaluate, summary
+from mpscd.evaluation import channels_last, evaluate, summary
 from mpscd.trainer import StageTrainer
 from utils import UserError
 from utils.checkpoint import load_checkpoint
@@ -56,7 +56,7 @@ class Run:
         if self.cfg["sync_bn"] and world_size() > 1:
             distiller.student = torch.nn.SyncBatchNorm.convert_sync_batchnorm(distiller.student)
         distiller.to(self.device)
-        if self.cfg["channels_last"]:
+        if channels_last(self.device, self.cfg):
             distiller.to(memory_format=torch.channels_last)
         trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
                                self.work_dir, self.log, self.max_iters, self.train_set.classes)

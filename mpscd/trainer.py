@@ -8,7 +8,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from mpscd.diagnostics import Diagnostics
-from mpscd.evaluation import autocast, evaluate, summary, to_device
+from mpscd.evaluation import autocast, channels_last, evaluate, summary, to_device
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.distributed import is_distributed, is_main_process
@@ -148,7 +148,7 @@ class StageTrainer:
         sampler.set_epoch(self.epoch, self.iter_in_epoch * self.cfg["batch_size"])
         sums, count, tic = {}, 0, time.time()
         for batch in self.train_loader:
-            images = to_device(batch["image"], self.device, cfg["channels_last"])
+            images = to_device(batch["image"], self.device, channels_last(self.device, cfg))
             targets = batch["target"].to(self.device, non_blocking=True)
             with autocast(self.device, cfg):
                 terms = self.forward(images, targets)

@@ -119,3 +119,27 @@ def test_build_dataset_needs_data_root(tmp_path):
     cfg["data_root"] = str(tmp_path)
     with pytest.raises(UserError, match="VOCtrainval2007.*missing"):
         build_dataset(cfg, "train")
+
+
+def test_make_voc_sample_from_an_official_style_release(tmp_path):
+    from datasets.make_voc_sample import main as make_voc_sample
+    official = tmp_path / "VOC2007"
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (official / sub).mkdir(parents=True)
+    train, val = ["000012", "000017", "000023"], ["000005", "000007", "000009", "000016", "000019"]
+    for n, i in enumerate(train + val):
+        Image.new("RGB", (500, 300 + n), (n * 20, 90, 0)).save(official / "JPEGImages" / f"{i}.jpg")
+        (official / "Annotations" / f"{i}.xml").write_text(
+            f"<annotation><object><name>{VOC_CLASSES[n]}</name><difficult>0</difficult></object></annotation>")
+    (official / "ImageSets" / "Main" / "train.txt").write_text("\n".join(train) + "\n")
+    (official / "ImageSets" / "Main" / "val.txt").write_text("\n".join(reversed(val)) + "\n")
+    make_voc_sample([str(official), str(tmp_path / "sample"), "--short_side", "64"])
+    cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "voc", "resnet50_to_resnet18_vanilla.py"),
+                      [f"data_root={str(tmp_path / 'sample')!r}"])
+    train_set, test_set = build_dataset(cfg, "train", log=lambda m: None), build_dataset(cfg, "test", log=lambda m: None)
+    assert len(train_set) == 3 and len(test_set) == 3  # val sorted, even positions: 000005, 000009, 000019
+    test_ids = (tmp_path / "sample" / "VOCtest2007" / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main" / "test.txt")
+    assert test_ids.read_text().split() == ["000005", "000009", "000019"]
+    with Image.open(tmp_path / "sample" / "VOCtrainval2007" / "VOCdevkit" / "VOC2007" / "JPEGImages" / "000012.jpg") as im:
+        assert min(im.size) == 64 and im.size[0] == round(500 * 64 / 300)
+    assert train_set.targets[0].sum() == 1
