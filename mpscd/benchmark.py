@@ -89,7 +89,7 @@ def step_overhead(args, cfg, device):
 
 
 def loop_reference_terms(s, t, labels, bank_s, bank_t, proj_s, proj_t, tau_r=0.1, tau_s=0.1, m=0.9):
-    """METHOD.md's three terms and the prototype update written plainly, one class and one
+    """MPSCD's three terms (docs/method.md) and the prototype update written plainly, one class and one
     anchor at a time: the straightforward implementation the vectorised one replaces."""
     pos = [(i, c) for c in range(labels.shape[1]) for i in range(labels.shape[0]) if labels[i, c] == 1]
     s_unit, t_unit = F.normalize(s, dim=-1), F.normalize(t, dim=-1)

@@ -71,7 +71,7 @@ class Distiller(nn.Module):
 
 
 class MPSCD(Distiller):
-    """Multi-label Prototype-aware Structured Contrastive Distillation (METHOD.md):
+    """Multi-label Prototype-aware Structured Contrastive Distillation (docs/method.md):
     BCE + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch, and optional
     MLD. A term with weight 0 is not computed, which gives the ablations. The default
     weights (0.1) come from the sweep recorded in README.md: at 1 the structure terms

@@ -1,4 +1,4 @@
-"""Loss terms of MPSCD (../METHOD.md) and of the baselines it is compared with.
+"""Loss terms of MPSCD (docs/method.md) and of the baselines it is compared with.
 
 The `*_loss` functions take raw [B, C, D] tensors and labels, normalise inside, compute in
 float32 (also under autocast) and return a float32 scalar that stays in the graph even

@@ -1,4 +1,4 @@
-"""Class prototype banks with batch-wise dynamic correction (METHOD.md)."""
+"""Class prototype banks with batch-wise dynamic correction (docs/method.md)."""
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The VOC-sample table of README.md: one resnet34 teacher, then every method's mobilenet_v2
 # student with seeds 0, 1, 2 (finished runs are skipped), then the table. From the repository root:
-#   [METHODS="vanilla mld"] bash configs/voc_sample/run_table.sh ../shared/data/voc2007-sample [work_dirs/voc_sample]
+#   [METHODS="vanilla mld"] bash configs/voc_sample/run_table.sh DATA_ROOT [work_dirs/voc_sample]
 set -euo pipefail
 DATA=${1:?usage: run_table.sh DATA_ROOT [WORK_DIR]}
 OUT=${2:-work_dirs/voc_sample}
