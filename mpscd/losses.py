@@ -75,15 +75,23 @@ def s2p_on_positives(s, t, proto_s, proto_t, tau, proto_valid=None):
 def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
     """Sample-to-prototype, per class: KL between the teacher's and the student's softmax over
     the batch's images of the similarity of each image's class-c embedding to prototype c
-    (present and absent labels alike; ignored labels (-1) left out). s [B, C, Ds],
-    t [B, C, Dt] raw embeddings; prototypes [C, D]; averaged over the classes with a valid
-    prototype."""
-    logits_s = torch.einsum("bcd,cd->cb", unit(s), unit(proto_s)) / tau
-    logits_t = torch.einsum("bcd,cd->cb", unit(t), unit(proto_t)) / tau
-    mask = (labels >= 0).t()
-    if proto_valid is not None:
-        mask = mask & proto_valid[:, None]
-    return _masked_kl(logits_t, logits_s, mask)
+    (present and absent labels alike; ignored labels (-1) left out), averaged over the
+    classes with a valid prototype. s [B, C, Ds], t [B, C, Dt] raw embeddings; prototypes
+    [C, D] unit rows.
+
+    Each model's unit embeddings and prototypes are first centred on the mean of its valid
+    prototypes: a trained teacher's label-wise embeddings share one dominant direction, and
+    uncentred, a class's similarities to its prototype hardly vary across images (the
+    softmax would be uniform)."""
+    valid = torch.ones(labels.shape[1], dtype=torch.bool, device=labels.device) if proto_valid is None else proto_valid
+
+    def similarities(e, proto):
+        proto = proto.float()
+        centre = (proto * valid[:, None]).sum(0) / valid.sum().clamp_min(1)
+        return torch.einsum("bcd,cd->cb", unit(unit(e) - centre), unit(proto - centre)) / tau
+
+    mask = (labels >= 0).t() & valid[:, None]
+    return _masked_kl(similarities(t, proto_t), similarities(s, proto_s), mask)
 
 
 def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance"):

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mpscd.losses import bce_loss, mld_loss, pcrd_loss, s2p_loss, s2s_loss
+from mpscd import losses
+from mpscd.losses import bce_loss, mld_loss, pcrd_loss, positives, s2p_loss, s2p_over_images, s2s_loss, s2s_on_positives
 
 TAU = 0.1
 
@@ -54,6 +55,38 @@ def ref_s2p(s, t, ps, pt, labels, tau=TAU, negatives=False):
                if labels[i, c] == 1 or (negatives and labels[i, c] == 0)]
     rows = [kl([float(unit(t[a]) @ unit(pt[c])) / tau for c in range(pt.shape[0])],
                [float(unit(s[a]) @ unit(ps[c])) / tau for c in range(ps.shape[0])]) for a in anchors]
+    return sum(rows) / len(rows) if rows else 0.0
+
+
+def ref_s2s_class_residual(s, t, ps, pt, labels, tau=TAU):
+    """S2S between objects of one class in different images, on unit(unit(e) - P[c])."""
+    A = positive_list(labels)
+    r_s = {a: unit(unit(s[a]) - unit(ps[a[1]])) for a in A}
+    r_t = {a: unit(unit(t[a]) - unit(pt[a[1]])) for a in A}
+    rows = []
+    for a in A:
+        partners = [b for b in A if b[1] == a[1] and b[0] != a[0]]
+        if partners:
+            rows.append(kl([float(r_t[a] @ r_t[b]) / tau for b in partners],
+                           [float(r_s[a] @ r_s[b]) / tau for b in partners]))
+    return sum(rows) / len(rows) if rows else 0.0
+
+
+def ref_s2p_over_images(s, t, ps, pt, labels, tau=TAU, valid=None):
+    """Per class c with a valid prototype: softmax over the images with a known label of
+    unit(e_ic) . P[c], both centred on the mean valid prototype and re-normalised."""
+    C = labels.shape[1]
+    valid = [True] * C if valid is None else valid.tolist()
+    kept = [c for c in range(C) if valid[c]]
+
+    def sim(e, p, i, c):
+        centre = sum(unit(p[k]) for k in kept) / len(kept)
+        return float(unit(unit(e[i, c]) - centre) @ unit(unit(p[c]) - centre)) / tau
+    rows = []
+    for c in kept:
+        images = [i for i in range(labels.shape[0]) if labels[i, c] >= 0]
+        if images:
+            rows.append(kl([sim(t, pt, i, c) for i in images], [sim(s, ps, i, c) for i in images]))
     return sum(rows) / len(rows) if rows else 0.0
 
 
@@ -114,6 +147,22 @@ def test_s2p(case, negatives):
     labels, x = case
     loss = s2p_loss(x["s"], x["t"], x["ps"], x["pt"], labels, TAU, negatives)
     check(loss, ref_s2p(x["s"], x["t"], x["ps"], x["pt"], labels, TAU, negatives), x["s"], x["t"])
+
+
+def test_s2s_on_one_class_residuals(case):
+    labels, x = case
+    img, cls = positives(labels)
+    ps, pt = losses.unit(x["ps"]), losses.unit(x["pt"])
+    loss = s2s_on_positives(losses.unit(losses.unit(x["s"][img, cls]) - ps[cls]), losses.unit(losses.unit(x["t"][img, cls]) - pt[cls]), img, TAU, cls)
+    check(loss, ref_s2s_class_residual(x["s"], x["t"], x["ps"], x["pt"], labels), x["s"], x["t"])
+
+
+@pytest.mark.parametrize("with_invalid", [False, True])
+def test_s2p_over_images(case, with_invalid):
+    labels, x = case
+    valid = torch.arange(labels.shape[1]) % 2 == 0 if with_invalid else None
+    loss = s2p_over_images(x["s"], x["t"], losses.unit(x["ps"]), losses.unit(x["pt"]), labels, TAU, valid)
+    check(loss, ref_s2p_over_images(x["s"], x["t"], x["ps"], x["pt"], labels, TAU, valid), x["s"], x["t"])
 
 
 def test_mld_and_bce(case):
