@@ -124,12 +124,16 @@ def test_l2d_structure_terms_are_sums_over_groups():
     assert torch.isfinite(same.grad).all()
 
 
-@pytest.mark.parametrize("name", ["mld", "kd", "l2d", "rkd", "pkt", "mpscd"])
+MPSCD_FORMS = {"mpscd_relations": {"s2s_relations": "class_residual", "s2p_relations": "images", "lambda_mld": 1.0}}
+
+
+@pytest.mark.parametrize("name", ["mld", "kd", "l2d", "rkd", "pkt", "mpscd", *MPSCD_FORMS])
 def test_every_distiller_trains_only_the_student_side(name):
     from models import build_model
     from mpscd.distillers import build_distiller
     torch.manual_seed(0)
-    spec = {"type": name, **({"prototype_init": "first_batch"} if name == "mpscd" else {})}
+    spec = {"type": name.split("_")[0], **MPSCD_FORMS.get(name, {}),
+            **({"prototype_init": "first_batch"} if name.startswith("mpscd") else {})}
     distiller = build_distiller(spec, build_model("resnet18", 4, embed_dim=16), build_model("resnet18", 4, embed_dim=24))
     distiller.train()
     labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 1]])

@@ -23,9 +23,9 @@ def load_checkpoint(path, map_location="cpu"):
         raise UserError(f"checkpoint {path} does not exist")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:  # the weights-only unpickler met a global it does not allow
-        if "Unsupported global" not in str(e) and "weights_only" not in str(e).lower():
-            raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
+    except pickle.UnpicklingError as e:
+        if "GLOBAL" not in str(e):  # not a global the weights-only unpickler refused: not a pickle of ours
+            raise UserError(f"{path} is not a readable checkpoint (the unpickler failed)") from None
         raise UserError(f"{path} would run code to load (a checkpoint of an earlier version of this program, "
                         f"or not one of its checkpoints); refused. Only for a file you trust: "
                         f"{UPGRADE} {path} NEW.pth") from None
