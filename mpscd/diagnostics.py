@@ -1,4 +1,6 @@
-"""Training diagnostics (config `diagnostics = N`): on the first N batches of every epoch,
+"""Training diagnostics (config `diagnostics = N`): on the first N batches of every epoch
+(so an epoch's figures describe the state the previous epoch left; epoch 1's, the
+initialisation),
 the gradient norm of each weighted loss term with respect to the student's label-wise
 embeddings and to the last stage of its backbone, and the health of the label-wise
 embeddings of the student and the teacher. Epoch means go into metrics.jsonl and
