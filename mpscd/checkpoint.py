@@ -11,14 +11,12 @@ import sys
 import torch
 
 from utils import UserError
-from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.checkpoint import checked, load_checkpoint, save_checkpoint
 from utils.seed import portable_numpy_state
 
 
 def upgrade(old_path, new_path):
-    state = torch.load(old_path, map_location="cpu", weights_only=False)  # the user trusts this file
-    if not isinstance(state, dict) or "model" not in state or "arch" not in state:
-        raise UserError(f"{old_path} is not a checkpoint written by this program")
+    state = checked(torch.load(old_path, map_location="cpu", weights_only=False), old_path)  # a trusted file
     numpy_state = state.get("rng", {}).get("numpy")
     if numpy_state is not None and not isinstance(numpy_state[1], torch.Tensor):
         state["rng"]["numpy"] = portable_numpy_state(numpy_state)

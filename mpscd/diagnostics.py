@@ -63,21 +63,23 @@ class Diagnostics:
 
     def __init__(self, distiller, batches_per_epoch):
         self.distiller, self.batches_per_epoch = distiller, batches_per_epoch
-        self.student_outputs = None
-        distiller.student.register_forward_hook(self._keep_outputs)
+        # the outputs of the step's own forward passes, kept on the batches to measure
+        self.outputs = {}
+        for role in ("student", "teacher"):
+            network = getattr(distiller, role)
+            if network is not None:
+                network.register_forward_hook(lambda module, inputs, outputs, role=role: self._keep(role, outputs))
         self.sums, self.count = {}, 0
 
-    def _keep_outputs(self, module, inputs, outputs):
-        self.student_outputs = outputs if self.wanted() else None
+    def _keep(self, role, outputs):
+        if self.count < self.batches_per_epoch:
+            self.outputs[role] = outputs
 
-    def wanted(self):
-        return self.count < self.batches_per_epoch
-
-    def measure(self, terms, images, targets):
+    def measure(self, terms, targets):
         """Called after the forward pass of a training step, before its backward."""
-        if self.student_outputs is None:
+        if "student" not in self.outputs:
             return
-        embeddings = self.student_outputs["embeddings"]
+        embeddings = self.outputs["student"]["embeddings"]
         stage = last_stage(self.distiller.student)
         figures = {}
         for name, value in terms.items():
@@ -85,8 +87,8 @@ class Diagnostics:
             figures[f"grad_embeddings/{name}"] = _norm(grads[:1])
             figures[f"grad_last_stage/{name}"] = _norm(grads[1:])
         figures.update({f"student/{k}": v for k, v in embedding_health(embeddings, targets).items()})
-        if self.distiller.teacher is not None:
-            teacher = self.distiller.teacher_forward(images)["embeddings"]
+        if "teacher" in self.outputs:
+            teacher = self.outputs["teacher"]["embeddings"]
             figures.update({f"teacher/{k}": v for k, v in embedding_health(teacher, targets).items()})
         norm = self.distiller.student.head.decoder.norm3  # the head's final LayerNorm
         figures["student/final_norm_gain"] = float(norm.weight.detach().abs().mean())
@@ -95,7 +97,7 @@ class Diagnostics:
                 total, n = self.sums.get(k, (0.0, 0))
                 self.sums[k] = (total + v, n + 1)
         self.count += 1
-        self.student_outputs = None
+        self.outputs = {}
 
     def epoch_summary(self):
         """Means over the epoch's measured batches, keyed diag/...; resets for the next epoch."""

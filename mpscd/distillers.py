@@ -139,20 +139,13 @@ class MPSCD(Distiller):
                 terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_pos, t_pos, cls)
             if self.lambdas["s2s"]:
                 terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_pos, t_pos, img, cls)
-            if self.lambdas["s2p"] and self.s2p_relations == "images":
-                valid = self.bank_s.initialized & self.bank_t.initialized
-                terms["s2p"] = self.lambdas["s2p"] * losses.s2p_over_images(
-                    s["embeddings"], t["embeddings"], self.bank_s.prototypes, self.bank_t.prototypes, targets,
-                    self.tau_s, valid)
-            elif self.lambdas["s2p"]:
-                if self.s2p_negatives:
-                    img, cls = ((targets == 1) | (targets == 0)).nonzero(as_tuple=True)
-                    s_pos = losses.unit(s["embeddings"][img, cls])
-                    t_pos = losses.unit(t["embeddings"][img, cls])
-                valid = self.bank_s.initialized & self.bank_t.initialized
-                terms["s2p"] = self.lambdas["s2p"] * losses.s2p_on_positives(
-                    s_pos, t_pos, self.bank_s.prototypes, self.bank_t.prototypes, self.tau_s, valid)
+            if self.lambdas["s2p"]:
+                terms["s2p"] = self.lambdas["s2p"] * self._s2p(s["embeddings"], t["embeddings"], s_pos, t_pos, targets)
         return terms
+
+    def _residuals(self, s_pos, t_pos, cls):
+        """The prototype-aware representations: each unit embedding minus its class prototype."""
+        return s_pos - self.bank_s.prototypes[cls], t_pos - self.bank_t.prototypes[cls]
 
     def _s2s(self, s_pos, t_pos, img, cls):
         """S2S between objects of different images: all of them on the unit embeddings, or
@@ -160,18 +153,28 @@ class MPSCD(Distiller):
         part of each object that its class does not explain."""
         if self.s2s_relations == "all":
             return losses.s2s_on_positives(s_pos, t_pos, img, self.tau_s)
-        r_s = losses.unit(s_pos - self.bank_s.prototypes[cls])
-        r_t = losses.unit(t_pos - self.bank_t.prototypes[cls])
-        return losses.s2s_on_positives(r_s, r_t, img, self.tau_s, cls)
+        r_s, r_t = self._residuals(s_pos, t_pos, cls)
+        return losses.s2s_on_positives(losses.unit(r_s), losses.unit(r_t), img, self.tau_s, cls)
+
+    def _s2p(self, s_emb, t_emb, s_pos, t_pos, targets):
+        """S2P over the batch's images per class ("images"), or over the prototypes per
+        positive ("prototypes"; with s2p_negatives, per known label)."""
+        valid = self.bank_s.initialized & self.bank_t.initialized
+        protos = self.bank_s.prototypes, self.bank_t.prototypes
+        if self.s2p_relations == "images":
+            return losses.s2p_over_images(s_emb, t_emb, *protos, targets, self.tau_s, valid)
+        if self.s2p_negatives:
+            img, cls = ((targets == 1) | (targets == 0)).nonzero(as_tuple=True)
+            s_pos, t_pos = losses.unit(s_emb[img, cls]), losses.unit(t_emb[img, cls])
+        return losses.s2p_on_positives(s_pos, t_pos, *protos, self.tau_s, valid)
 
     def _pcrd(self, s_pos, t_pos, cls):
         """PCRD on the prototype-aware residuals of the positives whose class has a
         prototype in both banks."""
         keep = self.bank_s.initialized[cls] & self.bank_t.initialized[cls]
-        s_pos, t_pos, cls = s_pos[keep], t_pos[keep], cls[keep]
-        u = losses.unit(self.proj_s(s_pos - self.bank_s.prototypes[cls]))
-        v = losses.unit(self.proj_t(t_pos - self.bank_t.prototypes[cls]))
-        return losses.info_nce(u, v, cls, self.tau_r, self.pcrd_positives)
+        r_s, r_t = self._residuals(s_pos[keep], t_pos[keep], cls[keep])
+        u, v = losses.unit(self.proj_s(r_s)), losses.unit(self.proj_t(r_t))
+        return losses.info_nce(u, v, cls[keep], self.tau_r, self.pcrd_positives)
 
 
 class LogitKD(Distiller):

@@ -14,7 +14,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from datasets.base import load_rgb
 from datasets.transforms import build_transform
-from mpscd.evaluation import autocast
 from mpscd.runner import load_network
 from utils import UserError
 
@@ -62,7 +61,7 @@ def predict_images(model, paths, img_size, device, batch_size=32, num_workers=0)
                         pin_memory=device.type == "cuda")
     scores, failed = [], {}
     for images, errors in loader:
-        with autocast(device, {"amp": True, "cpu_bf16": False}):
+        with torch.autocast(device.type, enabled=device.type == "cuda"):  # float16 on CUDA
             batch_scores = torch.sigmoid(model(images.to(device, non_blocking=True))["logits"].float()).cpu()
         for k, error in enumerate(errors):
             if error:

@@ -159,7 +159,7 @@ class StageTrainer:
                                 f"{self.iter_in_epoch + 1} ({values}); the last good checkpoint is "
                                 f"{self.path('last')}; lower the learning rate or the loss weights")
             if self.diagnostics is not None:
-                self.diagnostics.measure(terms, images, targets)
+                self.diagnostics.measure(terms, targets)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)

@@ -31,6 +31,11 @@ def load_checkpoint(path, map_location="cpu"):
                         f"{UPGRADE} {path} NEW.pth") from None
     except Exception as e:  # any other failure means the file is not ours
         raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
+    return checked(state, path)
+
+
+def checked(state, path):
+    """`state` if it is a checkpoint of this program, else a UserError naming `path`."""
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
         raise UserError(f"{path} is not a checkpoint written by this program "
                         "(expected a dict with 'model' and 'arch')")
