@@ -1,5 +1,6 @@
 """Train a teacher, distil a student, evaluate: python main.py --cfg_file CONFIG [options]."""
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from utils import UserError
 from utils.distributed import init_from_environment, is_main_process, rank, world_size
 from utils.logger import format_duration, get_logger
 from utils.metrics import PROTOCOLS
+from utils.run_lock import BUSY_EXIT_CODE, RunFolderBusy, RunLock
 from utils.seed import seed_everything
 
 
@@ -53,6 +55,11 @@ def main(argv=None):
     work_dir = args.work_dir or os.path.join("work_dirs", name)
     os.makedirs(work_dir, exist_ok=True)
     device = init_from_environment(args.device)  # joins torchrun's process group, if any
+    with RunLock(work_dir) if is_main_process() else contextlib.nullcontext():
+        return run(args, cfg, work_dir, device)
+
+
+def run(args, cfg, work_dir, device):
     log = get_logger(work_dir).info if is_main_process() else (lambda message: None)
     seed_everything(cfg["seed"], cfg["deterministic"])
 
@@ -86,6 +93,9 @@ def user_message(error):
 if __name__ == "__main__":
     try:
         main()
+    except RunFolderBusy as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(BUSY_EXIT_CODE)
     except UserError as e:
         print(f"error: {user_message(e)}", file=sys.stderr)
         sys.exit(2)

@@ -26,7 +26,7 @@ def find_results(folders):
     return runs
 
 
-def _cell(values):
+def mean_sd(values):
     values = np.asarray(values, dtype=float)
     if len(values) == 1:
         return f"{values[0]:.2f}"
@@ -72,11 +72,11 @@ def table_rows(runs):
     for (dataset, teacher, student, method, size), group in groups.items():
         metrics = [r["student_metrics"] for r in group]
         rows.append((dataset, teacher, student, method, size, len(group),
-                     {c: _cell([m[c] for m in metrics]) for c in COLUMNS}))
+                     {c: mean_sd([m[c] for m in metrics]) for c in COLUMNS}))
         for r in group:
             if r["teacher_metrics"]:  # one entry per distinct teacher model
                 teachers.setdefault((dataset, teacher, size), {})[r["teacher_metrics"]["mAP"]] = r["teacher_metrics"]
-    teacher_rows = [(d, t, "-", "teacher", s, len(ms), {c: _cell([m[c] for m in ms.values()]) for c in COLUMNS})
+    teacher_rows = [(d, t, "-", "teacher", s, len(ms), {c: mean_sd([m[c] for m in ms.values()]) for c in COLUMNS})
                     for (d, t, s), ms in teachers.items()]
     return sorted(teacher_rows) + sorted(rows, key=lambda r: r[:5])
 

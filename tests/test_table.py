@@ -1,0 +1,104 @@
+"""mpscd.table: shared teachers, scheduling, skip/resume after a kill, locks, failures, report."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, demo_opts
+from mpscd import table
+from utils.run_lock import RunFolderBusy, RunLock, lock_holder
+
+DEMO = os.path.join(ROOT, "configs", "demo")
+
+
+def write_table(path, rows, seeds=(0,)):
+    path.write_text(f"seeds = {list(seeds)}\nrows = {rows!r}\n")
+    return str(path)
+
+
+def table_command(table_file, work_dir, *extra):
+    return [sys.executable, "-m", "mpscd.table", table_file, "--work_dir", str(work_dir), "--max_iters", "2",
+            "--opts", *demo_opts(), *extra]
+
+
+def launches(run_dir):
+    """How many times main.py started in this run folder (one log line per start)."""
+    with open(os.path.join(run_dir, "log.txt")) as f:
+        return sum("-> run folder" in line for line in f)
+
+
+def test_rows_with_one_teacher_recipe_share_one_teacher(tmp_path):
+    rows = [dict(label="vanilla", config=f"{DEMO}/resnet34_to_resnet18_vanilla.py"),
+            dict(label="mld", config=f"{DEMO}/resnet34_to_resnet18_mld.py"),
+            dict(label="kd", config=f"{DEMO}/resnet34_to_resnet18_kd.py", opts=["student_train=dict(epochs=2)"]),
+            dict(label="mld_at_48px", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["img_size=48"]),
+            dict(label="given", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["teacher_checkpoint='t.pth'"])]
+    jobs = table.plan(write_table(tmp_path / "t.py", rows, seeds=(0, 1)), None, str(tmp_path / "w"))
+    teachers = [job for job in jobs if job.label is None]
+    assert len(teachers) == 2 and jobs[:2] == teachers  # the 64 px and the 48 px teacher, first
+    by_name = {job.name: job for job in jobs}
+    assert by_name["vanilla seed 1"].needs is None and by_name["given seed 0"].needs is None
+    assert by_name["mld seed 0"].needs is by_name["kd seed 1"].needs is teachers[0]
+    assert by_name["mld_at_48px seed 0"].needs is teachers[1]
+    assert "teacher_checkpoint='t.pth'" in by_name["given seed 1"].args
+    assert len(jobs) == 2 + 5 * 2
+
+
+def test_demo_table_killed_and_run_again_runs_each_row_once(tmp_path):
+    work = tmp_path / "table"
+    command = table_command(os.path.join(ROOT, "configs", "tables", "demo.py"), work, "--jobs", "2", "--seeds", "0")
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not any(os.path.isfile(work / row / "seed0" / "results.json") for row in ("mpscd", "mld", "kd", "l2d")):
+        assert first.poll() is None and time.time() < deadline, "the table ended or stalled before any student"
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)  # the table process only: its running children go on as orphans
+    first.wait()
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    teacher_dirs = list((work / "teachers").iterdir())
+    assert len(teacher_dirs) == 1 and launches(teacher_dirs[0]) == 1
+    for row in ("vanilla", "mpscd", "mld", "kd", "l2d", "rkd", "pkt"):
+        assert launches(work / row / "seed0") == 1, row
+        assert not os.path.exists(work / row / "seed0" / "run.lock")
+        assert f"| {row} |" in again.stdout
+    assert (work / "table.md").read_text().count("| - | teacher |") == 1
+    assert len((work / "table.csv").read_text().splitlines()) == 1 + 1 + 7
+
+
+def test_a_failed_run_is_reported_and_the_others_finish(tmp_path):
+    rows = [dict(label="broken", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["teacher_checkpoint='nowhere.pth'"]),
+            dict(label="vanilla", config=f"{DEMO}/resnet34_to_resnet18_vanilla.py")]
+    done = subprocess.run(table_command(write_table(tmp_path / "t.py", rows), tmp_path / "w"),
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "[failed] broken seed 0: exit code 2: error:" in done.stdout
+    assert "1 runs failed" in done.stdout and "| vanilla |" in done.stdout
+    assert os.path.isfile(tmp_path / "w" / "vanilla" / "seed0" / "results.json")
+
+
+def test_run_lock_refuses_a_live_holder_and_takes_over_a_stale_one(tmp_path):
+    with RunLock(str(tmp_path)):
+        assert lock_holder(str(tmp_path))[0] == os.getpid()
+        with pytest.raises(RunFolderBusy, match="in use by process"):
+            RunLock(str(tmp_path)).__enter__()
+    assert lock_holder(str(tmp_path)) is None and not os.listdir(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "run.lock").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    assert lock_holder(str(tmp_path)) is None
+    with RunLock(str(tmp_path)):
+        assert lock_holder(str(tmp_path))[0] == os.getpid()
+
+
+def test_main_exits_with_the_busy_status_on_a_locked_folder(tmp_path):
+    with RunLock(str(tmp_path)):
+        done = subprocess.run([sys.executable, "main.py", "--cfg_file", f"{DEMO}/resnet34_to_resnet18_vanilla.py",
+                               "--work_dir", str(tmp_path), "--max_iters", "1", "--opts", *demo_opts()],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 75 and "in use by process" in done.stderr
