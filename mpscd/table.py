@@ -18,6 +18,7 @@ table (mean ± sd over seeds, teachers first) is printed and written to WORK_DIR
 and table.csv."""
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -121,11 +122,12 @@ class Scheduler:
     """Runs jobs on slots (environments: one per GPU, or N CPU shares), teachers before
     the students that need them, and prints a line per finished run with the table's ETA."""
 
-    def __init__(self, jobs, slots, max_iters=None, poll_seconds=1.0, out=print):
+    def __init__(self, jobs, slots, max_iters=None, poll_seconds=1.0, out=functools.partial(print, flush=True)):
         self.jobs, self.free, self.max_iters = jobs, list(slots), max_iters
         self.poll_seconds, self.out = poll_seconds, out
         self.running = {}  # Job -> (process, slot, start time)
         self.durations = []
+        self.waiting = set()  # jobs already reported as waiting for another process
 
     def ready(self):
         """The next job that can start now, marking those whose teacher failed."""
@@ -140,7 +142,11 @@ class Scheduler:
             if job.finished():  # finished meanwhile by another process
                 job.state = "done"
                 continue
-            if lock_holder(job.work_dir):  # another live process writes there: later
+            holder = lock_holder(job.work_dir)
+            if holder:  # another live process writes there: later
+                if job.name not in self.waiting:
+                    self.waiting.add(job.name)
+                    self.out(f"[waiting] {job.name}: its folder is in use by process {holder[0]} on {holder[1]}")
                 continue
             return job
         return None
