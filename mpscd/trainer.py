@@ -147,17 +147,13 @@ class StageTrainer:
         sampler = self.train_loader.sampler
         sampler.set_epoch(self.epoch, self.iter_in_epoch * self.cfg["batch_size"])
         sums, count, tic = {}, 0, time.time()
+        checked_from = self.iter_in_epoch + 1  # first iteration whose loss is not yet known to be finite
         for batch in self.train_loader:
             images = to_device(batch["image"], self.device, channels_last(self.device, cfg))
             targets = batch["target"].to(self.device, non_blocking=True)
             with autocast(self.device, cfg):
                 terms = self.forward(images, targets)
             loss = sum(terms.values())
-            if not torch.isfinite(loss):
-                values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
-                raise UserError(f"[{self.stage}] non-finite loss at epoch {self.epoch + 1}, iteration "
-                                f"{self.iter_in_epoch + 1} ({values}); the last good checkpoint is "
-                                f"{self.path('last')}; lower the learning rate or the loss weights")
             if self.diagnostics is not None:
                 self.diagnostics.measure(terms, targets)
             self.optimizer.zero_grad(set_to_none=True)
@@ -170,17 +166,34 @@ class StageTrainer:
             for k, v in terms.items():  # summed on the device: no synchronisation per term
                 sums[k] = sums.get(k, 0.0) + v.detach().float()
             count += 1
-            if self.iter_in_epoch % cfg["print_freq"] == 0 or self.iter_in_epoch == self.iters_per_epoch:
+            saves = cfg["checkpoint_interval"] and self.iter_in_epoch % cfg["checkpoint_interval"] == 0
+            prints = self.iter_in_epoch % cfg["print_freq"] == 0 or self.iter_in_epoch == self.iters_per_epoch
+            last = self.max_iters is not None and self.global_iter >= self.max_iters
+            if saves or prints or last or self.stop_requested:  # the loss is read only before a print or a
+                checked_from = self.check_finite(sums, checked_from)  # save: no synchronisation on other steps
+            if prints:
                 self.progress(sums, count, time.time() - tic)
             if self.stop_requested:
                 self.save()
                 raise Interrupted(f"[{self.stage}] {self.stop_requested}: checkpoint saved at epoch "
                                   f"{self.epoch + 1}, iteration {self.iter_in_epoch}; continue with --resume")
-            if cfg["checkpoint_interval"] and self.iter_in_epoch % cfg["checkpoint_interval"] == 0:
+            if saves:
                 self.save()
-            if self.max_iters is not None and self.global_iter >= self.max_iters:
+            if last:
                 break
         self.train_terms = {k: v.item() / max(count, 1) for k, v in sums.items()}
+
+    def check_finite(self, sums, checked_from):
+        """Stops before the next checkpoint if a loss term became non-finite since the last
+        check (iterations checked_from..now); returns the next window's first iteration."""
+        if all(torch.isfinite(v) for v in sums.values()):
+            return self.iter_in_epoch + 1
+        window = (f"iteration {checked_from}" if checked_from == self.iter_in_epoch
+                  else f"iterations {checked_from}-{self.iter_in_epoch}")
+        values = ", ".join(f"{k}={v.item():.4g}" for k, v in sums.items())
+        raise UserError(f"[{self.stage}] non-finite loss at epoch {self.epoch + 1}, {window} (sums over the "
+                        f"epoch: {values}); the last good checkpoint is {self.path('last')}; "
+                        "lower the learning rate or the loss weights")
 
     def progress(self, sums, count, elapsed):
         means = {k: v.item() / count for k, v in sums.items()}
