@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from models import build_model
 from mpscd.config import SCHEMA
 from mpscd.distillers import MPSCD
-from mpscd.evaluation import autocast, channels_last, cpu_has_fast_bf16, to_device
+from mpscd.evaluation import autocast, channels_last, needs_grad_scaler, cpu_has_fast_bf16, to_device
 from mpscd.trainer import build_optimizer
 
 
@@ -42,7 +42,7 @@ def timed(fn, steps, warmup=2, device=None):
 def make_step(distiller, cfg, device, next_batch):
     """One optimisation step of `distiller` per call, on the batch `next_batch()` returns."""
     optimizer = build_optimizer(distiller.trainable_parameters(), 1e-4, 1e-4)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg["amp"])
+    scaler = torch.amp.GradScaler("cuda", enabled=needs_grad_scaler(device, cfg))
     distiller.train()
 
     def step():

@@ -40,7 +40,8 @@ SCHEMA = {
     "student_train": (dict(_STAGE), (dict,)),
     "distiller": (dict(type="vanilla"), (dict,)),
     # engine
-    "amp": (True, (bool,)),                 # float16 autocast + GradScaler on CUDA
+    "amp": (True, (bool,)),                 # mixed precision on CUDA
+    "amp_dtype": ("auto", (str,)),          # auto (bfloat16 where the GPU has it, else float16 + GradScaler) | bfloat16 | float16
     "cpu_bf16": (True, (bool,)),            # bfloat16 autocast on CPUs that run it natively (AVX-512 and newer)
     "channels_last": (True, (bool,)),
     "sync_bn": (False, (bool,)),            # SyncBatchNorm in the student under torchrun (CUDA only)
@@ -52,6 +53,9 @@ SCHEMA = {
     "seed": (0, (int,)),
     "deterministic": (False, (bool,)),
 }
+
+# String keys with a fixed set of values.
+CHOICES = {"difficult": ("positive", "ignore"), "amp_dtype": ("auto", "bfloat16", "float16")}
 
 
 class Config(dict):
@@ -153,4 +157,7 @@ def load_config(path, overrides=()):
                                 f"known: {', '.join(default)}")
             value = {**default, **value}  # a partial schedule/augment dict keeps its defaults
         cfg[key] = _check_type(key, value, where)
+        if key in CHOICES and value not in CHOICES[key]:
+            raise UserError(f"config key {key!r} in {where} must be one of {', '.join(map(repr, CHOICES[key]))}, "
+                            f"got {value!r}")
     return cfg

@@ -16,11 +16,25 @@ def cpu_has_fast_bf16():
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def cuda_amp_dtype(cfg):
+    """The autocast dtype on CUDA (cfg amp_dtype): "auto" is bfloat16 where the GPU has it
+    (compute capability 8.0 and later), which needs no GradScaler, else float16."""
+    if cfg["amp_dtype"] == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16}[cfg["amp_dtype"]]
+
+
+def needs_grad_scaler(device, cfg):
+    """float16 gradients underflow without loss scaling; bfloat16 has float32's range, and
+    the scaler's inf check would synchronise every step."""
+    return device.type == "cuda" and cfg["amp"] and cuda_amp_dtype(cfg) == torch.float16
+
+
 def autocast(device, cfg):
-    """float16 autocast on CUDA (cfg amp), bfloat16 on a CPU that runs it natively (cfg
-    cpu_bf16), else nothing."""
+    """Mixed precision on CUDA (cfg amp, amp_dtype), bfloat16 on a CPU that runs it natively
+    (cfg cpu_bf16), else nothing."""
     if device.type == "cuda" and cfg["amp"]:
-        return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast("cuda", dtype=cuda_amp_dtype(cfg))
     if device.type == "cpu" and cfg["cpu_bf16"] and cpu_has_fast_bf16():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()

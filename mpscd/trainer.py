@@ -8,7 +8,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from mpscd.diagnostics import Diagnostics
-from mpscd.evaluation import autocast, channels_last, evaluate, summary, to_device
+from mpscd.evaluation import autocast, channels_last, needs_grad_scaler, evaluate, summary, to_device
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.distributed import is_distributed, is_main_process
@@ -65,7 +65,7 @@ class StageTrainer:
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             self.optimizer, max_lr=schedule["lr"], epochs=schedule["epochs"],
             steps_per_epoch=self.iters_per_epoch, pct_start=schedule["pct_start"])
-        self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg["amp"])
+        self.scaler = torch.amp.GradScaler("cuda", enabled=needs_grad_scaler(device, cfg))
         self.epoch, self.iter_in_epoch, self.global_iter, self.best_map = 0, 0, 0, -1.0
         self.stop_requested = None
         self.tensorboard = tensorboard_writer(work_dir, stage) if self.is_main else None

@@ -1,6 +1,8 @@
 import pytest
+import torch
 
 from mpscd.config import SCHEMA, load_config
+from mpscd.evaluation import cuda_amp_dtype, needs_grad_scaler
 from utils import UserError
 
 
@@ -49,3 +51,20 @@ def test_dump_round_trip(tmp_path):
     cfg = load_config(write(tmp_path / "c.py", "dataset = 'demo'\nteacher_checkpoint = '/x/t.pth'\n"))
     cfg.dump(str(tmp_path / "resolved.py"))
     assert load_config(str(tmp_path / "resolved.py")) == cfg
+
+
+def test_keys_with_fixed_choices_refuse_other_values(tmp_path):
+    good = write(tmp_path / "good.py", "")
+    with pytest.raises(UserError, match=r"amp_dtype.*--opts.*'auto', 'bfloat16', 'float16'.*'fp16'"):
+        load_config(good, ["amp_dtype='fp16'"])
+    assert load_config(good, ["amp_dtype='float16'"]).amp_dtype == "float16"
+
+
+def test_cuda_precision_auto_is_bfloat16_without_grad_scaler_where_the_gpu_has_it(tmp_path, monkeypatch):
+    cfg, cuda = load_config(write(tmp_path / "c.py", "")), torch.device("cuda")
+    for has_bf16, dtype, scaler in ((True, torch.bfloat16, False), (False, torch.float16, True)):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: has_bf16)
+        assert cuda_amp_dtype(cfg) == dtype and needs_grad_scaler(cuda, cfg) == scaler
+    assert needs_grad_scaler(cuda, {**cfg, "amp_dtype": "bfloat16"}) is False
+    assert needs_grad_scaler(cuda, {**cfg, "amp": False}) is False
+    assert needs_grad_scaler(torch.device("cpu"), cfg) is False
