@@ -144,11 +144,12 @@ def kd_loss(student_logits, teacher_logits, temperature=4.0):
 
 
 def _normalised_distances(x):
-    """Pairwise Euclidean distances divided by their mean over distinct pairs (RKD's psi_D)."""
-    d = torch.cdist(x, x)
+    """Pairwise Euclidean distances divided by their mean over distinct pairs (RKD's psi_D),
+    zero on the diagonal; masked sums, not boolean indexing, which would synchronise."""
     n = x.shape[0]
-    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=x.device)
-    return d / d[off_diagonal].mean().clamp_min(1e-12), off_diagonal
+    off_diagonal = 1.0 - torch.eye(n, dtype=x.dtype, device=x.device)
+    d = torch.cdist(x, x) * off_diagonal
+    return d / (d.sum() / (n * (n - 1))).clamp_min(1e-12)
 
 
 def rkd_loss(student_feature, teacher_feature, distance_weight=25.0, angle_weight=50.0):
@@ -158,9 +159,8 @@ def rkd_loss(student_feature, teacher_feature, distance_weight=25.0, angle_weigh
     s, t = student_feature.float(), teacher_feature.float()
     if s.shape[0] < 2:
         return _zero(s)
-    d_s, off = _normalised_distances(s)
-    d_t, _ = _normalised_distances(t)
-    distance = F.smooth_l1_loss(d_s[off], d_t[off])
+    n = s.shape[0]
+    distance = F.smooth_l1_loss(_normalised_distances(s), _normalised_distances(t), reduction="sum") / (n * (n - 1))
     if s.shape[0] < 3:
         return distance_weight * distance
     # angle at anchor j between i and k: <unit(f_i - f_j), unit(f_k - f_j)>, for all i, j, k
