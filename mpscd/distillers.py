@@ -73,14 +73,14 @@ class Distiller(nn.Module):
 class MPSCD(Distiller):
     """Multi-label Prototype-aware Structured Contrastive Distillation (docs/method.md):
     BCE + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch, and optional
-    MLD. A term with weight 0 is not computed, which gives the ablations. The default
+    MLD (at logit_temperature T > 1: KD's softened, T^2-scaled form). A term with weight 0 is not computed, which gives the ablations. The default
     weights (0.1) come from the sweep recorded in README.md: at 1 the structure terms
     collapse a from-scratch student's label-wise embeddings."""
 
     needs_teacher = True
 
     def __init__(self, student, teacher, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=0.1, lambda_mld=0.0,
-                 tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance", s2s_relations="all",
+                 logit_temperature=1.0, tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance", s2s_relations="all",
                  s2p_relations="prototypes", s2p_negatives=False, prototype_momentum=0.9,
                  prototype_init="teacher_pass", gather_across_ranks=False):
         super().__init__(student, teacher)
@@ -91,7 +91,7 @@ class MPSCD(Distiller):
             if value not in allowed:
                 raise UserError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         self.lambdas = {"pcrd": lambda_pcrd, "s2s": lambda_s2s, "s2p": lambda_s2p, "mld": lambda_mld}
-        self.tau_r, self.tau_s = tau_r, tau_s
+        self.tau_r, self.tau_s, self.logit_temperature = tau_r, tau_s, logit_temperature
         self.pcrd_positives, self.s2p_negatives = pcrd_positives, s2p_negatives
         self.s2s_relations, self.s2p_relations = s2s_relations, s2p_relations
         self.prototype_init, self.gather_across_ranks = prototype_init, gather_across_ranks
@@ -125,7 +125,7 @@ class MPSCD(Distiller):
         s, t, terms = self.outputs_and_bce(images, targets)
         with torch.autocast(images.device.type, enabled=False):  # loss arithmetic in float32
             if self.lambdas["mld"]:
-                terms["mld"] = self.lambdas["mld"] * losses.mld_loss(s["logits"], t["logits"])
+                terms["mld"] = self.lambdas["mld"] * losses.kd_loss(s["logits"], t["logits"], self.logit_temperature)
             if self.uses_prototypes:  # correction before the losses, on this batch
                 self.bank_s.update(s["embeddings"].detach(), targets)
                 self.bank_t.update(t["embeddings"], targets)

@@ -89,3 +89,19 @@ def test_teacher_pass_initialisation():
     assert distiller.bank_t.initialized.tolist() == [True, True, True, False]
     assert torch.allclose(distiller.bank_t.prototypes[:3], expected[:3], atol=1e-5)
     assert not distiller.bank_s.initialized.any()  # the student bank starts from its first batch
+
+
+def test_the_logit_term_at_temperature_t_is_kd():
+    """lambda_mld with logit_temperature T is KD's T^2-scaled KL of softened sigmoids (MLD at T = 1)."""
+    from mpscd.losses import kd_loss, mld_loss
+    labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 1]])
+    images = torch.randn(3, 3, 32, 32)
+    for temperature in (1.0, 4.0):
+        distiller = tiny_distiller(logit_temperature=temperature).eval()
+        with torch.no_grad():
+            s, t = distiller.student(images)["logits"], distiller.teacher(images)["logits"]
+            mld = distiller.forward_train(images, labels)["mld"]
+        assert torch.allclose(mld, kd_loss(s, t, temperature), rtol=1e-5)
+        if temperature == 1.0:
+            assert torch.allclose(mld, mld_loss(s, t), rtol=1e-5)
+
