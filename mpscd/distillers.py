@@ -72,17 +72,18 @@ class Distiller(nn.Module):
 
 class MPSCD(Distiller):
     """Multi-label Prototype-aware Structured Contrastive Distillation (docs/method.md):
-    BCE + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch, and optional
-    MLD (at logit_temperature T > 1: KD's softened, T^2-scaled form). A term with weight 0 is not computed, which gives the ablations. The default
-    weights (0.1) come from the sweep recorded in README.md: at 1 the structure terms
-    collapse a from-scratch student's label-wise embeddings."""
+    BCE + MLD + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch. A term
+    with weight 0 is not computed, which gives the ablations. The defaults are the centred
+    relations chosen in docs/experiments.md; METHOD.md's first formulation, which made
+    students worse than no distillation, is s2s_relations="all", s2p_relations="prototypes",
+    lambda_mld=0 and every lambda 0.1."""
 
     needs_teacher = True
 
-    def __init__(self, student, teacher, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=0.1, lambda_mld=0.0,
-                 logit_temperature=1.0, tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance", s2s_relations="all",
-                 s2p_relations="prototypes", s2p_negatives=False, prototype_momentum=0.9,
-                 prototype_init="teacher_pass", gather_across_ranks=False):
+    def __init__(self, student, teacher, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=1.0, lambda_mld=1.0,
+                 logit_temperature=1.0, tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance",
+                 s2s_relations="class_residual", s2p_relations="images", s2p_negatives=False,
+                 prototype_momentum=0.9, prototype_init="teacher_pass", gather_across_ranks=False):
         super().__init__(student, teacher)
         for name, value, allowed in (("pcrd_positives", pcrd_positives, ("instance", "class")),
                                      ("s2s_relations", s2s_relations, ("all", "class_residual")),

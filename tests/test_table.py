@@ -49,6 +49,14 @@ def test_rows_with_one_teacher_recipe_share_one_teacher(tmp_path):
     assert len(jobs) == 2 + 5 * 2
 
 
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "configs", "tables"))))
+def test_every_shipped_table_plans_its_runs(name, tmp_path):
+    jobs = table.plan(os.path.join(ROOT, "configs", "tables", name), None, str(tmp_path))
+    students = [job for job in jobs if job.label is not None]
+    assert students and all(os.path.isfile(job.args[1]) for job in jobs)
+    assert all(job.needs is None or job.needs in jobs for job in students)
+
+
 def test_demo_table_killed_and_run_again_runs_each_row_once(tmp_path):
     work = tmp_path / "table"
     command = table_command(os.path.join(ROOT, "configs", "tables", "demo.py"), work, "--jobs", "2", "--seeds", "0")
