@@ -83,7 +83,8 @@ class MPSCD(Distiller):
     def __init__(self, student, teacher, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=1.0, lambda_mld=1.0,
                  logit_temperature=1.0, tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance",
                  s2s_relations="class_residual", s2p_relations="images", s2p_negatives=False,
-                 prototype_momentum=0.9, prototype_init="teacher_pass", gather_across_ranks=False):
+                 prototype_momentum=0.9, prototype_init="teacher_pass", structure_grad_cap=0.0,
+                 gather_across_ranks=False):
         super().__init__(student, teacher)
         for name, value, allowed in (("pcrd_positives", pcrd_positives, ("instance", "class")),
                                      ("s2s_relations", s2s_relations, ("all", "class_residual")),
@@ -96,6 +97,7 @@ class MPSCD(Distiller):
         self.pcrd_positives, self.s2p_negatives = pcrd_positives, s2p_negatives
         self.s2s_relations, self.s2p_relations = s2s_relations, s2p_relations
         self.prototype_init, self.gather_across_ranks = prototype_init, gather_across_ranks
+        self.structure_grad_cap = structure_grad_cap
         num_classes, dim_s = student.head.queries.shape
         dim_t = teacher.head.queries.shape[1]
         if lambda_pcrd:  # no idle parameters when PCRD is off (DistributedDataParallel needs that)
@@ -142,7 +144,27 @@ class MPSCD(Distiller):
                 terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_pos, t_pos, img, cls)
             if self.lambdas["s2p"]:
                 terms["s2p"] = self.lambdas["s2p"] * self._s2p(s["embeddings"], t["embeddings"], s_pos, t_pos, targets)
+            if self.structure_grad_cap and torch.is_grad_enabled():
+                self._cap_structure_gradient(terms, s["embeddings"])
         return terms
+
+    def _cap_structure_gradient(self, terms, embeddings):
+        """Scales PCRD, S2S and S2P down together (in place, this step) so that their gradient
+        on the student's label-wise embeddings is at most structure_grad_cap times BCE's:
+        a structure term that outweighs BCE holds the student near the label prior
+        (docs/experiments.md). The scale is a device tensor: no host synchronisation."""
+        names = [k for k in ("pcrd", "s2s", "s2p") if k in terms]
+        if not names:
+            return
+        bce_grad, = torch.autograd.grad(terms["bce"], embeddings, retain_graph=True)
+        structure_grad, = torch.autograd.grad(sum(terms[k] for k in names), embeddings, retain_graph=True,
+                                              allow_unused=True)
+        if structure_grad is None:  # no structure term reached the embeddings (no prototypes yet)
+            return
+        limit = self.structure_grad_cap * bce_grad.float().norm()
+        scale = (limit / structure_grad.float().norm().clamp_min(1e-12)).clamp(max=1.0)
+        for k in names:
+            terms[k] = terms[k] * scale
 
     def _residuals(self, s_pos, t_pos, cls):
         """The prototype-aware representations: each unit embedding minus its class prototype."""

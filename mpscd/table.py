@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from mpscd.config import load_config
+from mpscd.config import SCHEMA, load_config
 from mpscd.distillers import distiller_class
 from mpscd.report import COLUMNS, markdown, mean_sd
 from utils import UserError
@@ -89,6 +89,14 @@ def teacher_recipe(cfg, teacher_seed):
     return recipe
 
 
+def recipe_name(cfg, recipe):
+    """A readable, stable name of a teacher recipe: keys left at their defaults are not part
+    of its hash, so a new config key (with its default) keeps the trained teachers' names."""
+    changed = {k: v for k, v in recipe.items() if v != SCHEMA[k][0]}
+    digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{cfg['teacher']}_{cfg['dataset']}_{cfg['img_size']}px_seed{recipe['seed']}_{digest}"
+
+
 def plan(table, data_root, work_dir, seeds=None, opts=()):
     """The table's jobs, teachers first: [Job]."""
     rows, table_seeds, teacher_seed = read_table(table)
@@ -101,8 +109,7 @@ def plan(table, data_root, work_dir, seeds=None, opts=()):
         teacher = None
         if distiller_class(cfg["distiller"]).needs_teacher and not cfg["teacher_checkpoint"]:
             recipe = teacher_recipe(cfg, teacher_seed)
-            digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
-            name = f"{cfg['teacher']}_{cfg['dataset']}_{cfg['img_size']}px_seed{teacher_seed}_{digest}"
+            name = recipe_name(cfg, recipe)
             if name not in teachers:
                 args = ["--cfg_file", config, *data_args, "--seed", str(teacher_seed), "--opts",
                         *row_opts, "distiller=dict(type='vanilla')", "teacher_checkpoint=None",

@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -104,4 +105,30 @@ def test_the_logit_term_at_temperature_t_is_kd():
         assert torch.allclose(mld, kd_loss(s, t, temperature), rtol=1e-5)
         if temperature == 1.0:
             assert torch.allclose(mld, mld_loss(s, t), rtol=1e-5)
+
+
+def test_structure_grad_cap_bounds_the_structure_gradient_against_bce():
+    """With structure_grad_cap r, the PCRD + S2S + S2P gradient on the student's label-wise
+    embeddings is at most r times BCE's; a cap that does not bind leaves every term as is."""
+    labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 1]])
+    images = torch.randn(3, 3, 32, 32)
+
+    def terms_and_embeddings(**options):
+        distiller = tiny_distiller(**options).train()
+        seen = {}
+        distiller.student.register_forward_hook(lambda module, args, out: seen.update(e=out["embeddings"]))
+        return distiller.forward_train(images, labels), seen["e"]
+
+    def gradient_norm(loss, e):
+        return torch.autograd.grad(loss, e, retain_graph=True)[0].norm()
+
+    strong = dict(lambda_pcrd=100.0, lambda_s2s=100.0, lambda_s2p=1000.0)
+    terms, e = terms_and_embeddings(**strong, structure_grad_cap=0.5)
+    structure = terms["pcrd"] + terms["s2s"] + terms["s2p"]
+    assert gradient_norm(structure, e) == pytest.approx(0.5 * gradient_norm(terms["bce"], e).item(), rel=1e-4)
+    uncapped, e = terms_and_embeddings(**strong)
+    assert gradient_norm(uncapped["pcrd"] + uncapped["s2s"] + uncapped["s2p"], e) > gradient_norm(uncapped["bce"], e)
+    loose, _ = terms_and_embeddings(structure_grad_cap=1e6)
+    plain, _ = terms_and_embeddings()
+    assert all(torch.allclose(loose[k], plain[k]) for k in plain)
 
