@@ -11,6 +11,7 @@ import pytest
 
 from conftest import ROOT, demo_opts
 from mpscd import table
+from mpscd.config import SCHEMA, load_config
 from utils.run_lock import RunFolderBusy, RunLock, lock_holder
 
 DEMO = os.path.join(ROOT, "configs", "demo")
@@ -55,6 +56,16 @@ def test_every_shipped_table_plans_its_runs(name, tmp_path):
     students = [job for job in jobs if job.label is not None]
     assert students and all(os.path.isfile(job.args[1]) for job in jobs)
     assert all(job.needs is None or job.needs in jobs for job in students)
+
+
+def test_a_new_config_key_with_its_default_keeps_the_teacher_name(monkeypatch):
+    cfg = load_config(f"{DEMO}/resnet34_to_resnet18_mld.py")
+    name = table.recipe_name(cfg, table.teacher_recipe(cfg, 0))
+    monkeypatch.setitem(SCHEMA, "a_new_key", (3, (int,)))
+    cfg = load_config(f"{DEMO}/resnet34_to_resnet18_mld.py")
+    assert table.recipe_name(cfg, table.teacher_recipe(cfg, 0)) == name
+    cfg["a_new_key"] = 4
+    assert table.recipe_name(cfg, table.teacher_recipe(cfg, 0)) != name
 
 
 def test_demo_table_killed_and_run_again_runs_each_row_once(tmp_path):
