@@ -74,16 +74,17 @@ class MPSCD(Distiller):
     """Multi-label Prototype-aware Structured Contrastive Distillation (docs/method.md):
     BCE + MLD + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch. A term
     with weight 0 is not computed, which gives the ablations. The defaults are the centred
-    relations chosen in docs/experiments.md; METHOD.md's first formulation, which made
-    students worse than no distillation, is s2s_relations="all", s2p_relations="prototypes",
-    lambda_mld=0 and every lambda 0.1."""
+    relations chosen in docs/experiments.md, with the structure gradient capped at BCE's;
+    METHOD.md's first formulation, which made students worse than no distillation, is
+    s2s_relations="all", s2p_relations="prototypes", lambda_mld=0, structure_grad_cap=0 and
+    every lambda 0.1."""
 
     needs_teacher = True
 
     def __init__(self, student, teacher, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=1.0, lambda_mld=1.0,
                  logit_temperature=1.0, tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance",
                  s2s_relations="class_residual", s2p_relations="images", s2p_negatives=False,
-                 prototype_momentum=0.9, prototype_init="teacher_pass", structure_grad_cap=0.0,
+                 prototype_momentum=0.9, prototype_init="teacher_pass", structure_grad_cap=1.0,
                  gather_across_ranks=False):
         super().__init__(student, teacher)
         for name, value, allowed in (("pcrd_positives", pcrd_positives, ("instance", "class")),
