@@ -89,6 +89,13 @@ def markdown(rows):
     return "\n".join(lines)
 
 
+def write_csv(rows, file):
+    writer = csv.writer(file)
+    writer.writerow(["dataset", "teacher", "student", "method", "img_size", "runs", *COLUMNS])
+    for *key, n, cells in rows:
+        writer.writerow([*key, n, *(cells[c] for c in COLUMNS)])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("work_dirs", nargs="+")
@@ -99,10 +106,7 @@ def main(argv=None):
         sys.exit(f"error: no results.json under {', '.join(args.work_dirs)}")
     rows = table_rows(runs)
     if args.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["dataset", "teacher", "student", "method", "img_size", "runs", *COLUMNS])
-        for *key, n, cells in rows:
-            writer.writerow([*key, n, *(cells[c] for c in COLUMNS)])
+        write_csv(rows, sys.stdout)
     else:
         print(markdown(rows))
 

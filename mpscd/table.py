@@ -17,7 +17,6 @@ another live process is waited for; a failed run is reported at the end. Finally
 table (mean ± sd over seeds, teachers first) is printed and written to WORK_DIR/table.md
 and table.csv."""
 import argparse
-import csv
 import functools
 import hashlib
 import json
@@ -30,7 +29,7 @@ import time
 
 from mpscd.config import SCHEMA, load_config
 from mpscd.distillers import distiller_class
-from mpscd.report import COLUMNS, markdown, mean_sd
+from mpscd.report import COLUMNS, markdown, mean_sd, write_csv
 from utils import UserError
 from utils.logger import format_duration
 from utils.run_lock import BUSY_EXIT_CODE, lock_holder
@@ -249,10 +248,7 @@ def write_report(rows, work_dir):
     with open(os.path.join(work_dir, "table.md"), "w") as f:
         f.write(text + "\n")
     with open(os.path.join(work_dir, "table.csv"), "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["dataset", "teacher", "student", "method", "img_size", "runs", *COLUMNS])
-        for *key, n, cells in rows:
-            writer.writerow([*key, n, *(cells[c] for c in COLUMNS)])
+        write_csv(rows, f)
     return text
 
 
