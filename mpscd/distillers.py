@@ -10,7 +10,7 @@ from torch import nn
 from mpscd import losses
 from mpscd.prototypes import PrototypeBank, class_sums
 from utils import UserError
-from utils.distributed import gather_rows, rank
+from utils.distributed import gather_rows
 
 
 class Distiller(nn.Module):
@@ -133,18 +133,15 @@ class MPSCD(Distiller):
             if self.uses_prototypes:  # correction before the losses, on this batch
                 self.bank_s.update(s["embeddings"].detach(), targets)
                 self.bank_t.update(t["embeddings"], targets)
-            img, cls = losses.positives(targets)
-            s_pos = losses.unit(s["embeddings"][img, cls])
-            t_pos = losses.unit(t["embeddings"][img, cls])
-            if self.gather_across_ranks:  # contrast against every rank's positives
-                img = gather_rows(img + rank() * len(targets))
-                s_pos, t_pos, cls = gather_rows(s_pos), gather_rows(t_pos), gather_rows(cls)
+            s_emb, t_emb, labels = s["embeddings"], t["embeddings"], targets
+            if self.gather_across_ranks:  # contrast against every rank's batch
+                s_emb, t_emb, labels = gather_rows(s_emb), gather_rows(t_emb), gather_rows(labels)
             if self.lambdas["pcrd"]:
-                terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_pos, t_pos, cls)
+                terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_emb, t_emb, labels)
             if self.lambdas["s2s"]:
-                terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_pos, t_pos, img, cls)
+                terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_emb, t_emb, labels)
             if self.lambdas["s2p"]:
-                terms["s2p"] = self.lambdas["s2p"] * self._s2p(s["embeddings"], t["embeddings"], s_pos, t_pos, targets)
+                terms["s2p"] = self.lambdas["s2p"] * self._s2p(s_emb, t_emb, labels)
             if self.structure_grad_cap and torch.is_grad_enabled():
                 self._cap_structure_gradient(terms, s["embeddings"])
         return terms
@@ -167,38 +164,32 @@ class MPSCD(Distiller):
         for k in names:
             terms[k] = terms[k] * scale
 
-    def _residuals(self, s_pos, t_pos, cls):
+    def _residuals(self, s_emb, t_emb):
         """The prototype-aware representations: each unit embedding minus its class prototype."""
-        return s_pos - self.bank_s.prototypes[cls], t_pos - self.bank_t.prototypes[cls]
+        return losses.unit(s_emb) - self.bank_s.prototypes, losses.unit(t_emb) - self.bank_t.prototypes
 
-    def _s2s(self, s_pos, t_pos, img, cls):
+    def _s2s(self, s_emb, t_emb, labels):
         """S2S between objects of different images: all of them on the unit embeddings, or
         ("class_residual") those of one class on the unit prototype-centred embeddings, the
         part of each object that its class does not explain."""
         if self.s2s_relations == "all":
-            return losses.s2s_on_positives(s_pos, t_pos, img, self.tau_s)
-        r_s, r_t = self._residuals(s_pos, t_pos, cls)
-        return losses.s2s_on_positives(losses.unit(r_s), losses.unit(r_t), img, self.tau_s, cls)
+            return losses.s2s_loss(s_emb, t_emb, labels, self.tau_s)
+        return losses.s2s_loss(*self._residuals(s_emb, t_emb), labels, self.tau_s, within_class=True)
 
-    def _s2p(self, s_emb, t_emb, s_pos, t_pos, targets):
+    def _s2p(self, s_emb, t_emb, labels):
         """S2P over the batch's images per class ("images"), or over the prototypes per
         positive ("prototypes"; with s2p_negatives, per known label)."""
         valid = self.bank_s.initialized & self.bank_t.initialized
         protos = self.bank_s.prototypes, self.bank_t.prototypes
         if self.s2p_relations == "images":
-            return losses.s2p_over_images(s_emb, t_emb, *protos, targets, self.tau_s, valid)
-        if self.s2p_negatives:
-            img, cls = ((targets == 1) | (targets == 0)).nonzero(as_tuple=True)
-            s_pos, t_pos = losses.unit(s_emb[img, cls]), losses.unit(t_emb[img, cls])
-        return losses.s2p_on_positives(s_pos, t_pos, *protos, self.tau_s, valid)
+            return losses.s2p_over_images(s_emb, t_emb, *protos, labels, self.tau_s, valid)
+        return losses.s2p_loss(s_emb, t_emb, *protos, labels, self.tau_s, self.s2p_negatives, valid)
 
-    def _pcrd(self, s_pos, t_pos, cls):
-        """PCRD on the prototype-aware residuals of the positives whose class has a
-        prototype in both banks."""
-        keep = self.bank_s.initialized[cls] & self.bank_t.initialized[cls]
-        r_s, r_t = self._residuals(s_pos[keep], t_pos[keep], cls[keep])
-        u, v = losses.unit(self.proj_s(r_s)), losses.unit(self.proj_t(r_t))
-        return losses.info_nce(u, v, cls[keep], self.tau_r, self.pcrd_positives)
+    def _pcrd(self, s_emb, t_emb, labels):
+        """PCRD on the prototype-aware residuals of the positives (every positive's class
+        has a prototype in both banks: they were corrected on this batch first)."""
+        r_s, r_t = self._residuals(s_emb, t_emb)
+        return losses.pcrd_loss(self.proj_s(r_s), self.proj_t(r_t), labels, self.tau_r, self.pcrd_positives)
 
 
 class LogitKD(Distiller):

@@ -2,11 +2,11 @@
 
 The `*_loss` functions take raw [B, C, D] tensors and labels, normalise inside, compute in
 float32 (also under autocast) and return a float32 scalar that stays in the graph even
-when nothing contributes (then it is 0). `info_nce`, `s2s_on_positives` and
-`s2p_on_positives` compute the same terms on the positive set
-A = {(i, c): labels[i, c] = 1} already gathered and normalised, so that the distiller
-gathers it once per step. No Python loop over samples or classes: every term is a few
-small matrix products.
+when nothing contributes (then it is 0). MPSCD's terms are written on every (image, class)
+pair with a mask of the ones that take part (positives, labelled pairs), never on a
+gathered subset: shapes never depend on the labels, so a training step needs no
+nonzero() or boolean indexing, which would make the host wait for the GPU. No Python
+loop over samples or classes: every term is a few matrix products.
 """
 import torch
 import torch.nn.functional as F
@@ -14,62 +14,81 @@ import torch.nn.functional as F
 _MASKED = -1e4  # a logit whose exp() is 0 in float32, without the NaNs of -inf
 
 
-def _zero(*tensors):
-    """A 0 that keeps the inputs in the graph (for empty positive sets)."""
-    return sum(t.sum() for t in tensors) * 0.0
-
-
-def positives(labels):
-    """Image and class indices of the positive set A (labels == 1), in row-major order."""
-    return (labels == 1).nonzero(as_tuple=True)
-
-
 def unit(x):
     return F.normalize(x.float(), dim=-1)
 
 
-def info_nce(u, v, cls, tau, positive_keys="instance"):
-    """PCRD on gathered projections u, v [n, p] (already unit): anchor u_a against the keys
-    {v_b}, positives v_a ("instance") or every v_b of the same class ("class")."""
-    if u.shape[0] == 0:
-        return _zero(u, v)
-    log_prob = F.log_softmax(u @ v.t() / tau, dim=1)
-    if positive_keys == "instance":
-        return -log_prob.diagonal().mean()
-    if positive_keys != "class":
-        raise ValueError(f"pcrd positives must be 'instance' or 'class', got {positive_keys!r}")
-    same = (cls[:, None] == cls[None, :]).float()
-    return -((log_prob * same).sum(1) / same.sum(1)).mean()
+def _pairs(labels):
+    """Image and class index of each of the B*C (image, class) pairs, in row-major order."""
+    B, C = labels.shape
+    img = torch.arange(B, device=labels.device).repeat_interleave(C)
+    return img, torch.arange(C, device=labels.device).repeat(B)
+
+
+def _masked_mean(values, mask):
+    """Mean of `values` where `mask` is True; 0 (in the graph) where it is nowhere True."""
+    return (values * mask).sum() / mask.sum().clamp_min(1)
 
 
 def _masked_kl(teacher_logits, student_logits, mask):
-    """mean over rows with any valid entry of KL(softmax(teacher) || softmax(student)),
-    both softmaxes taken over the entries where `mask` is True."""
-    rows = mask.any(1)
-    if not rows.any():
-        return _zero(teacher_logits, student_logits)
-    mask = mask[rows]
-    log_p_t = F.log_softmax(teacher_logits[rows].masked_fill(~mask, _MASKED), dim=1)
-    log_p_s = F.log_softmax(student_logits[rows].masked_fill(~mask, _MASKED), dim=1)
+    """Mean, over the rows (last dimension) with any valid entry, of
+    KL(softmax(teacher) || softmax(student)), both softmaxes taken over the entries where
+    `mask` is True. Rows without one are computed too and weighted 0."""
+    log_p_t = F.log_softmax(teacher_logits.masked_fill(~mask, _MASKED), dim=-1)
+    log_p_s = F.log_softmax(student_logits.masked_fill(~mask, _MASKED), dim=-1)
     kl = torch.where(mask, log_p_t.exp() * (log_p_t - log_p_s), torch.zeros_like(log_p_t))
-    return kl.sum(1).mean()
+    return _masked_mean(kl.sum(-1), mask.any(-1))
 
 
-def s2s_on_positives(s, t, img, tau, cls=None):
-    """Sample-to-sample on gathered unit embeddings s [n, Ds], t [n, Dt]: relations between
-    labelled objects of different images; with `cls`, only between objects of one class."""
-    pairs = img[:, None] != img[None, :]
-    if cls is not None:
-        pairs = pairs & (cls[:, None] == cls[None, :])
-    return _masked_kl(t @ t.t() / tau, s @ s.t() / tau, pairs)
+def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance"):
+    """PCRD: InfoNCE between student projections u [B, C, p] and teacher projections
+    v [B, C, p] of the prototype-aware representations, over the positive set
+    A = {(i, c): labels[i, c] = 1}: anchor u_a against the keys {v_b: b in A}, its positive
+    v_a ("instance") or every v_b of its class ("class")."""
+    if positive_keys not in ("instance", "class"):
+        raise ValueError(f"pcrd positives must be 'instance' or 'class', got {positive_keys!r}")
+    positive = (labels == 1).flatten()
+    u, v = unit(u).flatten(0, 1), unit(v).flatten(0, 1)
+    log_prob = F.log_softmax((u @ v.t() / tau).masked_fill(~positive[None, :], _MASKED), dim=1)
+    if positive_keys == "instance":
+        per_anchor = -log_prob.diagonal()
+    else:
+        _, cls = _pairs(labels)
+        same = (cls[:, None] == cls[None, :]) & positive[None, :]
+        per_anchor = -(log_prob * same).sum(1) / same.sum(1).clamp_min(1)
+    return _masked_mean(per_anchor, positive)
 
 
-def s2p_on_positives(s, t, proto_s, proto_t, tau, proto_valid=None):
-    """Sample-to-prototype on gathered unit embeddings against unit prototype rows."""
-    mask = torch.ones(s.shape[0], proto_s.shape[0], dtype=torch.bool, device=s.device)
+def s2s_loss(s, t, labels, tau=0.1, within_class=False):
+    """PCSD sample-to-sample: KL between the teacher's and the student's softmax similarity
+    rows of the unit embeddings s [B, C, Ds], t [B, C, Dt] of the positives, over the
+    positives of other images; `within_class`: only those of the anchor's class (computed
+    per class, [C, B, B], instead of over every pair of (image, class) pairs)."""
+    s, t, positive = unit(s), unit(t), labels == 1
+    if within_class:
+        per_class = positive.t()
+        pairs = per_class[:, :, None] & per_class[:, None, :]
+        pairs &= ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+        similarities = lambda e: torch.einsum("icd,jcd->cij", e, e) / tau
+    else:
+        img, _ = _pairs(labels)
+        positive = positive.flatten()
+        pairs = positive[:, None] & positive[None, :] & (img[:, None] != img[None, :])
+        similarities = lambda e: e.flatten(0, 1) @ e.flatten(0, 1).t() / tau
+    return _masked_kl(similarities(t), similarities(s), pairs)
+
+
+def s2p_loss(s, t, proto_s, proto_t, labels, tau=0.1, negatives=False, proto_valid=None):
+    """PCSD sample-to-prototype: KL between the teacher's and the student's softmaxes over
+    the class prototypes (rows [C, D]), one per positive (i, c). `negatives=True` adds the
+    embeddings of absent labels as anchors; `proto_valid` [C] bool leaves uninitialised
+    prototypes out of both softmaxes."""
+    anchors = (labels == 1) | ((labels == 0) if negatives else False)
+    mask = anchors[:, :, None]
     if proto_valid is not None:
-        mask = mask & proto_valid[None, :]
-    return _masked_kl(t @ proto_t.float().t() / tau, s @ proto_s.float().t() / tau, mask)
+        mask = mask & proto_valid
+    similarities = lambda e, proto: torch.einsum("bcd,kd->bck", unit(e), unit(proto)) / tau
+    return _masked_kl(similarities(t, proto_t), similarities(s, proto_s), mask)
 
 
 def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
@@ -92,29 +111,6 @@ def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
 
     mask = (labels >= 0).t() & valid[:, None]
     return _masked_kl(similarities(t, proto_t), similarities(s, proto_s), mask)
-
-
-def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance"):
-    """PCRD: InfoNCE between student projections u [B, C, p] and teacher projections
-    v [B, C, p] of the prototype-aware representations, over the positive set."""
-    img, cls = positives(labels)
-    return info_nce(unit(u[img, cls]), unit(v[img, cls]), cls, tau, positive_keys)
-
-
-def s2s_loss(s, t, labels, tau=0.1):
-    """PCSD sample-to-sample: KL between teacher and student softmax similarity rows,
-    over pairs of labelled objects from different images."""
-    img, cls = positives(labels)
-    return s2s_on_positives(unit(s[img, cls]), unit(t[img, cls]), img, tau)
-
-
-def s2p_loss(s, t, proto_s, proto_t, labels, tau=0.1, negatives=False, proto_valid=None):
-    """PCSD sample-to-prototype: KL between teacher and student softmaxes over the class
-    prototypes. `negatives=True` adds the embeddings of absent labels as anchors;
-    `proto_valid` [C] bool leaves uninitialised prototypes out of both softmaxes."""
-    anchors = (labels == 1) | ((labels == 0) if negatives else False)
-    img, cls = anchors.nonzero(as_tuple=True)
-    return s2p_on_positives(unit(s[img, cls]), unit(t[img, cls]), unit(proto_s), unit(proto_t), tau, proto_valid)
 
 
 def bce_loss(logits, targets):
@@ -158,7 +154,7 @@ def rkd_loss(student_feature, teacher_feature, distance_weight=25.0, angle_weigh
     cosines of the angles of every triplet (RKD-A), on the pooled features."""
     s, t = student_feature.float(), teacher_feature.float()
     if s.shape[0] < 2:
-        return _zero(s)
+        return s.sum() * 0.0
     n = s.shape[0]
     distance = F.smooth_l1_loss(_normalised_distances(s), _normalised_distances(t), reduction="sum") / (n * (n - 1))
     if s.shape[0] < 3:

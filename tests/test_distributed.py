@@ -13,7 +13,7 @@ from models import build_model
 from mpscd.data import ShardSampler, make_test_loader
 from mpscd.distillers import build_distiller
 from mpscd.evaluation import evaluate
-from mpscd.losses import positives, s2s_on_positives, unit
+from mpscd.losses import s2s_loss
 from mpscd.trainer import build_optimizer
 from utils.distributed import gather_rows
 
@@ -72,17 +72,14 @@ class Images(torch.utils.data.Dataset):
 
 
 def gathered_s2s(rank, world, batch=6):
-    """S2S over every rank's positives (gather_rows): the loss and this rank's gradient
+    """S2S over every rank's batch (gather_rows): the loss and this rank's gradient
     (divided by world, as DDP's averaging does) for its slice of a fixed batch."""
     g = torch.Generator().manual_seed(3)
     embeddings = torch.randn(batch, 4, 8, generator=g)
     labels = (torch.rand(batch, 4, generator=g) < 0.5).float()
     rows = slice(rank * batch // world, (rank + 1) * batch // world)
     local = embeddings[rows].clone().requires_grad_(True)
-    img, cls = positives(labels[rows])
-    s = gather_rows(unit(local[img, cls]))
-    t = gather_rows(unit(local.detach()[img, cls] * 2 + 1))
-    loss = s2s_on_positives(s, t, gather_rows(img + rows.start), 0.1)
+    loss = s2s_loss(gather_rows(local), gather_rows(local.detach() * 2 + 1), gather_rows(labels[rows]), 0.1)
     loss.backward()
     return loss.item(), (local.grad / world).numpy()
 

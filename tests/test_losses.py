@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mpscd import losses
-from mpscd.losses import bce_loss, mld_loss, pcrd_loss, positives, s2p_loss, s2p_over_images, s2s_loss, s2s_on_positives
+from mpscd.losses import bce_loss, mld_loss, pcrd_loss, s2p_loss, s2p_over_images, s2s_loss
 
 TAU = 0.1
 
@@ -151,9 +151,8 @@ def test_s2p(case, negatives):
 
 def test_s2s_on_one_class_residuals(case):
     labels, x = case
-    img, cls = positives(labels)
-    ps, pt = losses.unit(x["ps"]), losses.unit(x["pt"])
-    loss = s2s_on_positives(losses.unit(losses.unit(x["s"][img, cls]) - ps[cls]), losses.unit(losses.unit(x["t"][img, cls]) - pt[cls]), img, TAU, cls)
+    residual = lambda e, p: losses.unit(e) - losses.unit(p)
+    loss = s2s_loss(residual(x["s"], x["ps"]), residual(x["t"], x["pt"]), labels, TAU, within_class=True)
     check(loss, ref_s2s_class_residual(x["s"], x["t"], x["ps"], x["pt"], labels), x["s"], x["t"])
 
 

@@ -9,17 +9,19 @@ from mpscd.distillers import DISTILLERS, build_distiller
 from mpscd.trainer import build_optimizer
 
 SYNCING_OPS = ("aten::nonzero", "aten::item", "aten::_local_scalar_dense")
-# MPSCD gathers its positive set with nonzero(); its rewrite on dense masked tensors waits
-# for its formulation to settle (issue 13).
-NOT_YET_SYNC_FREE = {"mpscd"}
+# every distiller at its defaults, and MPSCD's other relations and options
+SPECS = [{"type": name} for name in sorted(DISTILLERS)] + [
+    {"type": "mpscd", "s2s_relations": "all", "s2p_relations": "prototypes", "s2p_negatives": True,
+     "pcrd_positives": "class", "logit_temperature": 4.0},
+    {"type": "mpscd", "prototype_init": "first_batch", "structure_grad_cap": 0.0}]
 
 
-@pytest.mark.parametrize("name", sorted(DISTILLERS))
-def test_a_training_step_does_not_synchronise(name):
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: "-".join(map(str, spec.values())))
+def test_a_training_step_does_not_synchronise(spec):
     torch.manual_seed(0)
     student = build_model("resnet18", 5, 16, pretrained=False)
     teacher = build_model("resnet18", 5, 16, pretrained=False)
-    distiller = build_distiller({"type": name}, student, teacher if DISTILLERS[name].needs_teacher else None)
+    distiller = build_distiller(spec, student, teacher if DISTILLERS[spec["type"]].needs_teacher else None)
     optimizer = build_optimizer(distiller.trainable_parameters(), 1e-3, 1e-4)
     images = torch.randn(6, 3, 32, 32)
     targets = torch.tensor([[1, 0, 1, 0, -1], [0, 1, 0, 0, 0], [1, 1, 0, 0, 0],
@@ -34,10 +36,7 @@ def test_a_training_step_does_not_synchronise(name):
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         forward_backward()
     found = sorted({event.key for event in prof.key_averages() if event.key in SYNCING_OPS})
-    if name in NOT_YET_SYNC_FREE:
-        assert found, f"{name} is sync-free now: take it out of NOT_YET_SYNC_FREE"
-        return
-    assert not found, f"{name}: {found} in a training step"
+    assert not found, f"{spec}: {found} in a training step"
     if torch.cuda.is_available():  # the device's own check: any synchronising call raises
         distiller.cuda()
         images, targets = images.cuda(), targets.cuda()
