@@ -3,7 +3,6 @@ command tables run folders made by main.py."""
 import glob
 import json
 import os
-import runpy
 
 import pytest
 import torch
@@ -34,17 +33,23 @@ def data_roots(tmp_path_factory):
     return root
 
 
-def distiller_variant(config):
-    """Whether a config only changes the distiller of another shipped config (an ablation or
-    a study variant): its base runs end to end, the variant is built and stepped once."""
-    values = runpy.run_path(config)
-    base = values.get("_base_")
-    return (isinstance(base, str) and "_base_" not in base
-            and {k for k in values if not k.startswith("__")} == {"_base_", "distiller"})
+def split_by_recipe(configs):
+    """Shipped configs grouped by every setting but the distiller. One config per group
+    runs end to end (its MPSCD config where there is one); the others (baselines,
+    ablations, study variants) only change the distiller: built and stepped once."""
+    groups = {}
+    for config in configs:
+        recipe = repr(sorted((k, v) for k, v in load_config(config).items() if k != "distiller"))
+        groups.setdefault(recipe, []).append(config)
+    run, variants = [], []
+    for members in groups.values():
+        members.sort(key=lambda c: not c.endswith("_mpscd.py"))
+        run.append(members[0])
+        variants += members[1:]
+    return sorted(run), sorted(variants)
 
 
-RUN_CONFIGS = [c for c in CONFIGS if not distiller_variant(c)]
-VARIANTS = [c for c in CONFIGS if distiller_variant(c)]
+RUN_CONFIGS, VARIANTS = split_by_recipe(CONFIGS)
 
 
 @pytest.mark.parametrize("config", VARIANTS, ids=lambda f: os.path.relpath(f, os.path.join(ROOT, "configs")))
