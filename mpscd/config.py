@@ -44,6 +44,7 @@ SCHEMA = {
     "amp_dtype": ("auto", (str,)),          # auto (bfloat16 where the GPU has it, else float16 + GradScaler) | bfloat16 | float16
     "cpu_bf16": (True, (bool,)),            # bfloat16 autocast on CPUs that run it natively (AVX-512 and newer)
     "channels_last": (True, (bool,)),
+    "compile": (False, (bool,)),            # torch.compile the student's and the teacher's backbones
     "sync_bn": (False, (bool,)),            # SyncBatchNorm in the student under torchrun (CUDA only)
     "eval_threshold": (0.5, (float,)),
     "eval_interval": (1, (int,)),           # evaluate every N epochs (and always after the last)

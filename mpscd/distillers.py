@@ -48,6 +48,15 @@ class Distiller(nn.Module):
     def prepare(self, loader, device):
         """Called once before training (e.g. prototype initialisation)."""
 
+    def compile_backbones(self):
+        """torch.compile the networks' backbones in place (checkpoint keys unchanged). The
+        heads stay eager: MPSCD's gradient cap and the diagnostics differentiate with
+        respect to the label-wise embeddings, which a compiled head would keep inside its
+        graph."""
+        for network in (self.student, self.teacher):
+            if network is not None:
+                network.backbone.compile()
+
     def teacher_forward(self, images):
         """Teacher outputs without autograd; cloned out of inference mode so that losses
         may save them for the student's backward pass."""

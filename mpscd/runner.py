@@ -58,6 +58,8 @@ class Run:
         distiller.to(self.device)
         if channels_last(self.device, self.cfg):
             distiller.to(memory_format=torch.channels_last)
+        if self.cfg["compile"]:
+            distiller.compile_backbones()
         trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
                                self.work_dir, self.log, self.max_iters, self.train_set.classes)
         metrics = trainer.train(self.resume)

@@ -67,7 +67,7 @@ class StageTrainer:
             steps_per_epoch=self.iters_per_epoch, pct_start=schedule["pct_start"])
         self.scaler = torch.amp.GradScaler("cuda", enabled=needs_grad_scaler(device, cfg))
         self.epoch, self.iter_in_epoch, self.global_iter, self.best_map = 0, 0, 0, -1.0
-        self.stop_requested = None
+        self.stop_requested, self.compiling_since = None, None
         self.tensorboard = tensorboard_writer(work_dir, stage) if self.is_main else None
         self.diagnostics = None
         if cfg["diagnostics"]:
@@ -129,6 +129,7 @@ class StageTrainer:
         else:
             self.distiller.prepare(self.init_loader, self.device)
         previous = self._install_signal_handlers()
+        self.compiling_since = time.time() if self.cfg["compile"] else None
         try:
             metrics = None
             while not self.done():
@@ -163,6 +164,10 @@ class StageTrainer:
             self.scheduler.step()
             self.iter_in_epoch += 1
             self.global_iter += 1
+            if self.compiling_since is not None:  # compilation happens in the first step
+                self.log(f"[{self.stage}] first step with torch.compile: "
+                         f"{format_duration(time.time() - self.compiling_since)} (compiling the backbones)")
+                self.compiling_since = None
             for k, v in terms.items():  # summed on the device: no synchronisation per term
                 sums[k] = sums.get(k, 0.0) + v.detach().float()
             count += 1
