@@ -8,6 +8,11 @@ Prints, with ratios:
 3. the training input pipeline (the real loader, decoding JPEGs or from the image cache)
    against the same steps fed from tensors already in memory (needs --data_root);
 4. peak memory (CPU max RSS; CUDA max allocated).
+
+With --recipe paper, instead: images/s of a full MPSCD step (shipped defaults) for the four
+seed pairs at the paper's 224 px and batch 64, eager and with compile = True (torch.compile
+of the backbones; the first step, which compiles, is timed apart), and each one's peak
+GPU memory.
 """
 import argparse
 import resource
@@ -86,6 +91,26 @@ def step_overhead(args, cfg, device):
     t_vanilla = timed(make_step(vanilla, cfg, device, endless(batches).__next__), args.steps, device=device)
     t_full = timed(make_step(full, cfg, device, endless(batches).__next__), args.steps, device=device)
     return t_vanilla, t_full
+
+
+PAPER_PAIRS = (("resnet50", "resnet18"), ("wrn101", "wrn50"), ("repvgg_a2", "repvgg_a0"), ("swin_t", "mobilenet_v2"))
+
+
+def paper_recipe(args, cfg, device):
+    """Per seed pair and mode: (images/s, seconds of the first step, peak CUDA MiB or None)."""
+    batches = random_batches(2, args.batch_size, 20, args.img_size, 1.5)
+    for teacher, student in PAPER_PAIRS:
+        distiller = build_pair(teacher, student, 20, device, cfg)
+        for mode in ("eager",) if args.no_compile else ("eager", "compiled"):
+            if mode == "compiled":
+                distiller.compile_backbones()
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            step = make_step(distiller, cfg, device, endless(batches).__next__)
+            first = timed(step, 1, warmup=0, device=device)
+            seconds = timed(step, args.steps, warmup=1, device=device)
+            memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+            yield f"{teacher} -> {student}", mode, args.batch_size / seconds, first, memory
 
 
 def loop_reference_terms(s, t, labels, bank_s, bank_t, proj_s, proj_t, tau_r=0.1, tau_s=0.1, m=0.9):
@@ -184,14 +209,20 @@ def peak_memory(device):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--img_size", type=int, default=128)
-    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--recipe", choices=("default", "paper"), default="default",
+                        help="paper: the four seed pairs at 224 px, batch 64, eager and compiled")
+    parser.add_argument("--img_size", type=int, help="default 128 (224 with --recipe paper)")
+    parser.add_argument("--batch_size", type=int, help="default 32 (64 with --recipe paper)")
+    parser.add_argument("--no_compile", action="store_true", help="--recipe paper without the compiled rows")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (median)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--data_root", help="the VOC 2007 sample, for the input-pipeline figure")
     parser.add_argument("--pipeline_steps", type=int, default=30, help="steps per input-pipeline measurement")
     parser.add_argument("--no_bf16", action="store_true", help="float32 on the CPU (bf16 autocast is the default)")
     args = parser.parse_args(argv)
+    paper = args.recipe == "paper"
+    args.img_size = args.img_size or (224 if paper else 128)
+    args.batch_size = args.batch_size or (64 if paper else 32)
     device = torch.device(args.device)
     cfg = {k: v for k, (v, _) in SCHEMA.items()}
     cfg["cpu_bf16"] = not args.no_bf16
@@ -200,6 +231,12 @@ def main(argv=None):
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     layout = "channels_last" if channels_last(device, cfg) else "NCHW"
     print(f"device: {name}; {precision}; {layout}; batch {args.batch_size}, {args.img_size} px, 20 classes")
+    if paper:
+        for pair, mode, speed, first, memory in paper_recipe(args, cfg, device):
+            peak = f", peak CUDA memory {memory:.0f} MiB" if memory is not None else ""
+            print(f"{pair}, {mode}: {speed:.1f} img/s (first step {first:.1f} s){peak}", flush=True)
+        print(peak_memory(device))
+        return
 
     t_vanilla, t_full = step_overhead(args, cfg, device)
     print(f"1. step, resnet50 -> resnet18: vanilla distillation {1000 * t_vanilla:.0f} ms, "
