@@ -264,6 +264,7 @@ def main(argv=None):
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys of every run")
     parser.add_argument("--max_iters", type=int, help="stop each training stage after N iterations (quick checks)")
     parser.add_argument("--dry_run", action="store_true", help="print the runs and their commands, run nothing")
+    parser.add_argument("--report", action="store_true", help="print and write the report of the runs finished so far, run nothing")
     args = parser.parse_args(argv)
     name = os.path.splitext(os.path.basename(args.table))[0]
     work_dir = args.work_dir or os.path.join("work_dirs", "tables", name)
@@ -271,6 +272,12 @@ def main(argv=None):
     if args.dry_run:
         for job in jobs:
             print(f"{job.name} [{job.state}]: {shlex.join(job.command(args.max_iters))}")
+        return []
+    if args.report:
+        rows = table_report(jobs)
+        if not rows:
+            raise UserError(f"no run of {args.table} has finished in {work_dir}")
+        print(write_report(rows, work_dir))
         return []
     todo = sum(job.state == "pending" for job in jobs)
     print(f"{args.table}: {len(jobs)} runs ({len(jobs) - todo} finished earlier) in {work_dir}")

@@ -80,6 +80,9 @@ def test_a_table_killed_and_run_again_runs_each_row_once(tmp_path):
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)  # the table process only: its running children go on as orphans
     first.wait()
+    partial = subprocess.run(command + ["--report"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert partial.returncode == 0 and "finished earlier" not in partial.stdout  # ran nothing
+    assert "| - | teacher |" in partial.stdout and ("| mpscd |" in partial.stdout or "| mld |" in partial.stdout)
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     teacher_dirs = list((work / "teachers").iterdir())
