@@ -1,7 +1,10 @@
+import copy
+
 import pytest
 import torch
 
 from models import BACKBONES, build_model
+from mpscd.distillers import build_distiller
 from utils import UserError
 
 
@@ -65,8 +68,6 @@ def test_unknown_backbone_lists_the_known_ones():
 def test_compiled_backbones_give_the_eager_losses_and_gradients():
     """compile = True (torch.compile of both backbones, the heads eager) on a tiny pair:
     one MPSCD step (gradient cap included) equal to eager within float tolerance."""
-    import copy
-    from mpscd.distillers import build_distiller
     torch.manual_seed(0)
     eager = build_distiller({"type": "mpscd", "prototype_init": "first_batch"}, build_model("resnet18", 4, 16),
                             build_model("resnet18", 4, 24)).train()
