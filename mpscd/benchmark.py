@@ -161,7 +161,9 @@ def loss_terms(args, device):
         def forward(self, images):
             return {"logits": torch.zeros(B, C, device=device), "embeddings": self.embeddings,
                     "feature": torch.zeros(B, 1, device=device)}
-    distiller = MPSCD(FixedOutputs(s), FixedOutputs(t), prototype_init="first_batch").to(device)
+    # the terms alone: no BCE here for the structure gradient cap to compare with
+    distiller = MPSCD(FixedOutputs(s), FixedOutputs(t), prototype_init="first_batch",
+                      structure_grad_cap=0.0).to(device)
     distiller.bank_s.update(s.detach(), torch.ones(1, C, device=device).expand(B, C))
     distiller.bank_t.update(t, torch.ones(1, C, device=device).expand(B, C))
 
