@@ -90,7 +90,7 @@ class MPSCD(Distiller):
 
     needs_teacher = True
 
-    def __init__(self, student, teacher, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=1.0, lambda_mld=1.0,
+    def __init__(self, student, teacher, lambda_pcrd=0.01, lambda_s2s=0.01, lambda_s2p=0.1, lambda_mld=1.0,
                  logit_temperature=1.0, tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance",
                  s2s_relations="class_residual", s2p_relations="images", s2p_negatives=False,
                  prototype_momentum=0.9, prototype_init="teacher_pass", structure_grad_cap=1.0,

@@ -92,7 +92,7 @@ def test_report_tables_seeds_and_ablations(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| dataset | teacher | student | method | img | runs | mAP |")
     rows = {line.split(" | ")[3]: line.split(" | ") for line in lines[2:]}
-    assert set(rows) == {"teacher", "vanilla", "mpscd (lambda_s2s=0.1)", "mpscd (lambda_s2s=1.0)"}
+    assert set(rows) == {"teacher", "vanilla", "mpscd (lambda_s2s=0.01)", "mpscd (lambda_s2s=1.0)"}
     assert rows["vanilla"][5] == "2" and " ± " in rows["vanilla"][6]  # two seeds: mean ± std
     assert rows["teacher"][5] == "1"  # both MPSCD runs trained the same seed-0 teacher; vanilla has none
     vanilla = [json.loads((tmp_path / "vanilla" / s / "results.json").read_text())["student_metrics"]["mAP"]
