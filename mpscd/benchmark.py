@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from models import build_model
 from mpscd.config import SCHEMA
 from mpscd.distillers import MPSCD
-from mpscd.evaluation import autocast, channels_last, needs_grad_scaler, cpu_has_fast_bf16, to_device
+from mpscd.evaluation import autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler, to_device
 from mpscd.trainer import build_optimizer
 
 
@@ -228,7 +228,7 @@ def main(argv=None):
     device = torch.device(args.device)
     cfg = {k: v for k, (v, _) in SCHEMA.items()}
     cfg["cpu_bf16"] = not args.no_bf16
-    precision = "fp16 AMP" if device.type == "cuda" else (
+    precision = f"{str(cuda_amp_dtype(cfg)).split('.')[-1]} autocast" if device.type == "cuda" else (
         "bf16 autocast" if cfg["cpu_bf16"] and cpu_has_fast_bf16() else "float32")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     layout = "channels_last" if channels_last(device, cfg) else "NCHW"

@@ -83,7 +83,8 @@ class MPSCD(Distiller):
     """Multi-label Prototype-aware Structured Contrastive Distillation (docs/method.md):
     BCE + MLD + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch. A term
     with weight 0 is not computed, which gives the ablations. The defaults are the centred
-    relations chosen in docs/experiments.md, with the structure gradient capped at BCE's;
+    relations chosen in docs/experiments.md, with the structure gradient capped at BCE's
+    and structure weights light enough to cost nothing (no formulation tried beats MLD);
     METHOD.md's first formulation, which made students worse than no distillation, is
     s2s_relations="all", s2p_relations="prototypes", lambda_mld=0, structure_grad_cap=0 and
     every lambda 0.1."""
