@@ -1,0 +1,17 @@
+"""The benchmark's measurements run (at toy sizes: the numbers it prints are not tested)."""
+import argparse
+
+import torch
+
+from mpscd import benchmark
+from mpscd.config import SCHEMA
+
+
+def test_loss_terms_and_step_overhead_run_on_the_default_mpscd():
+    args = argparse.Namespace(steps=1, batch_size=2, img_size=32)
+    device = torch.device("cpu")
+    t_dense, t_loop, positives = benchmark.loss_terms(args, device, B=4, C=5, D=8)
+    assert t_dense > 0 and t_loop > 0 and positives > 0
+    cfg = {key: default for key, (default, _) in SCHEMA.items()}
+    t_vanilla, t_full = benchmark.step_overhead(args, cfg, device)
+    assert t_vanilla > 0 and t_full > 0
