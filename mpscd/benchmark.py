@@ -12,9 +12,11 @@ Prints, with ratios:
 With --recipe paper, instead: images/s of a full MPSCD step (shipped defaults) for the four
 seed pairs at the paper's 224 px and batch 64, eager and with compile = True (torch.compile
 of the backbones; the first step, which compiles, is timed apart), and each one's peak
-GPU memory.
+GPU memory; with --data_root also what one loader worker delivers at that recipe (read,
+decode, RandAugment, Cutout; one thread) and so how many workers the fastest pair needs.
 """
 import argparse
+import math
 import resource
 import time
 
@@ -178,8 +180,8 @@ def loss_terms(args, device, B=64, C=80, D=768):
 
 
 def input_pipeline(args, cfg, device):
-    """images/s of `pipeline_steps` student steps fed by the real training loader (workers
-    started, as at every epoch) vs the same batches already in memory."""
+    """images/s of `pipeline_steps` student steps fed by the real training loader (a new
+    epoch's pass, its persistent workers already started) vs the same batches in memory."""
     from datasets import build_dataset
     from mpscd.data import make_train_loader
     distiller = build_pair("resnet50", "resnet18", 20, device, cfg)
@@ -197,6 +199,25 @@ def input_pipeline(args, cfg, device):
         images = steps * args.batch_size
         results["image cache" if cache else "JPEG decoding"] = (images / t_loader, images / t_memory)
     return results
+
+
+def worker_throughput(args, cfg, images=200):
+    """images/s of one loader worker: samples read, decoded and augmented one at a time
+    (the training transform of `cfg`, no image cache) in this process on one thread."""
+    from datasets import build_dataset
+    data_cfg = {**cfg, "dataset": "voc", "data_root": args.data_root, "img_size": args.img_size,
+                "cache_images": False}
+    dataset = build_dataset(data_cfg, "train", log=lambda *a: None)
+    images = min(images, len(dataset))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    try:
+        tic = time.perf_counter()
+        for i in range(images):
+            dataset[i]
+        return images / (time.perf_counter() - tic)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def peak_memory(device):
@@ -217,7 +238,7 @@ def main(argv=None):
     parser.add_argument("--no_compile", action="store_true", help="--recipe paper without the compiled rows")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (median)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--data_root", help="the VOC 2007 sample, for the input-pipeline figure")
+    parser.add_argument("--data_root", help="the VOC 2007 sample, for the input-pipeline figures")
     parser.add_argument("--pipeline_steps", type=int, default=30, help="steps per input-pipeline measurement")
     parser.add_argument("--no_bf16", action="store_true", help="float32 on the CPU (bf16 autocast is the default)")
     args = parser.parse_args(argv)
@@ -233,9 +254,16 @@ def main(argv=None):
     layout = "channels_last" if channels_last(device, cfg) else "NCHW"
     print(f"device: {name}; {precision}; {layout}; batch {args.batch_size}, {args.img_size} px, 20 classes")
     if paper:
+        fastest = 0.0
         for pair, mode, speed, first, memory in paper_recipe(args, cfg, device):
             peak = f", peak CUDA memory {memory:.0f} MiB" if memory is not None else ""
             print(f"{pair}, {mode}: {speed:.1f} img/s (first step {first:.1f} s){peak}", flush=True)
+            fastest = max(fastest, speed)
+        if args.data_root:
+            per_worker = worker_throughput(args, cfg)
+            augment = ", ".join(f"{k}={v}" for k, v in cfg["augment"].items())
+            print(f"one loader worker at {args.img_size} px ({augment}): {per_worker:.0f} img/s; "
+                  f"the fastest pair above needs {math.ceil(fastest / per_worker)} workers")
         print(peak_memory(device))
         return
 

@@ -39,9 +39,11 @@ def make_train_loader(dataset, batch_size, num_workers, seed, rank=0, num_replic
     sampler = ResumableSampler(len(dataset), seed, rank, num_replicas)
     # Its own generator: starting workers must not draw from the global RNG, whose state
     # (saved in checkpoints) drives dropout and must not depend on where an epoch began.
+    # Persistent workers: no worker start-up at every epoch; the augmentation seeds come
+    # with the sampler's items, so a worker's age does not change any sample.
     return DataLoader(dataset, batch_size, sampler=sampler, num_workers=num_workers, drop_last=True,
                       pin_memory=torch.cuda.is_available(), worker_init_fn=worker_init_fn,
-                      generator=torch.Generator().manual_seed(seed))
+                      generator=torch.Generator().manual_seed(seed), persistent_workers=num_workers > 0)
 
 
 class ShardSampler(Sampler):

@@ -3,6 +3,7 @@ import argparse
 
 import torch
 
+from conftest import copy_voc_sample
 from mpscd import benchmark
 from mpscd.config import SCHEMA
 
@@ -15,3 +16,9 @@ def test_loss_terms_and_step_overhead_run_on_the_default_mpscd():
     cfg = {key: default for key, (default, _) in SCHEMA.items()}
     t_vanilla, t_full = benchmark.step_overhead(args, cfg, device)
     assert t_vanilla > 0 and t_full > 0
+
+
+def test_worker_throughput_at_the_paper_augmentation(tmp_path):
+    args = argparse.Namespace(data_root=str(copy_voc_sample(tmp_path, per_split=3)), img_size=32)
+    cfg = {key: default for key, (default, _) in SCHEMA.items()}
+    assert benchmark.worker_throughput(args, cfg, images=3) > 0

@@ -143,3 +143,21 @@ def test_make_voc_sample_from_an_official_style_release(tmp_path):
     with Image.open(tmp_path / "sample" / "VOCtrainval2007" / "VOCdevkit" / "VOC2007" / "JPEGImages" / "000012.jpg") as im:
         assert min(im.size) == 64 and im.size[0] == round(500 * 64 / 300)
     assert train_set.targets[0].sum() == 1
+
+
+def test_persistent_loader_workers_give_every_epoch_the_in_process_batches():
+    """Workers live across epochs; the batches of each epoch (and of a resumed one) are still
+    those of a loader without workers, RandAugment and Cutout included."""
+    import torch
+    from mpscd.data import make_train_loader
+    cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "demo", "resnet34_to_resnet18_vanilla.py"),
+                      ["demo=dict(train_size=24, test_size=8)", "img_size=32",
+                       "augment=dict(flip=True, randaugment=True, cutout=0.5)"])
+    dataset = build_dataset(cfg, "train", log=lambda *a: None)
+    workers, in_process = make_train_loader(dataset, 4, 2, seed=5), make_train_loader(dataset, 4, 0, seed=5)
+    assert workers.persistent_workers and not in_process.persistent_workers
+    for epoch, start in ((0, 0), (1, 0), (1, 8), (2, 0)):
+        for loader in (workers, in_process):
+            loader.sampler.set_epoch(epoch, start)
+        for a, b in zip(workers, in_process, strict=True):
+            assert torch.equal(a["image"], b["image"]) and torch.equal(a["index"], b["index"])
