@@ -1,0 +1,11 @@
+# Which MPSCD term costs the demo student (docs/experiments.md, section 4), run on a GPU:
+#   python -m mpscd.table configs/tables/demo_mpscd_ablation.py --jobs 12 [--seeds 0 1 2 3 4]
+# The previous default's weights spelled out, each structure term off in turn, against the
+# shipped default (0.1x those weights), MLD and vanilla.
+PREVIOUS = dict(lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=1.0)
+VARIANTS = {"mpscd_previous": {}, "mpscd_previous_no_pcrd": dict(lambda_pcrd=0.0),
+            "mpscd_previous_no_s2s": dict(lambda_s2s=0.0), "mpscd_previous_no_s2p": dict(lambda_s2p=0.0)}
+rows = [dict(label=method, config=f"../demo/resnet34_to_resnet18_{method}.py") for method in ("mpscd", "mld", "vanilla")]
+rows += [dict(label=label, config="../demo/resnet34_to_resnet18_mpscd.py",
+              opts=["distiller=dict(type='mpscd', " + ", ".join(f"{k}={v}" for k, v in {**PREVIOUS, **change}.items()) + ")"])
+         for label, change in VARIANTS.items()]
