@@ -88,7 +88,8 @@ def build_pair(teacher, student, num_classes, device, cfg, **mpscd_options):
 
 def step_overhead(args, cfg, device):
     batches = random_batches(4, args.batch_size, 20, args.img_size, 1.5)
-    vanilla = build_pair("resnet50", "resnet18", 20, device, cfg, lambda_pcrd=0.0, lambda_s2s=0.0, lambda_s2p=0.0)
+    vanilla = build_pair("resnet50", "resnet18", 20, device, cfg, lambda_pcrd=0.0, lambda_s2s=0.0, lambda_s2p=0.0,
+                         lambda_mld=0.0)
     full = build_pair("resnet50", "resnet18", 20, device, cfg)
     t_vanilla = timed(make_step(vanilla, cfg, device, endless(batches).__next__), args.steps, device=device)
     t_full = timed(make_step(full, cfg, device, endless(batches).__next__), args.steps, device=device)
