@@ -180,18 +180,27 @@ def loss_terms(args, device, B=64, C=80, D=768):
     return timed(vectorised, max(args.steps, 5), device=device), timed(loop, 1, warmup=0, device=device), n_pos
 
 
+def default_cfg():
+    """Every config key at its default (SCHEMA), as a run without a config file would have."""
+    return {key: default for key, (default, _) in SCHEMA.items()}
+
+
+def voc_train_set(args, cfg, cache_images):
+    """The VOC sample's training split under `cfg`'s training transform at args.img_size."""
+    from datasets import build_dataset
+    data_cfg = {**cfg, "dataset": "voc", "data_root": args.data_root, "img_size": args.img_size,
+                "cache_images": cache_images}
+    return build_dataset(data_cfg, "train", log=lambda *a: None)
+
+
 def input_pipeline(args, cfg, device):
     """images/s of `pipeline_steps` student steps fed by the real training loader (a new
     epoch's pass, its persistent workers already started) vs the same batches in memory."""
-    from datasets import build_dataset
     from mpscd.data import make_train_loader
     distiller = build_pair("resnet50", "resnet18", 20, device, cfg)
     steps, results = args.pipeline_steps, {}
     for cache in (False, True):
-        data_cfg = {**cfg, "dataset": "voc", "data_root": args.data_root, "img_size": args.img_size,
-                    "cache_images": cache}
-        loader = make_train_loader(build_dataset(data_cfg, "train", log=lambda *a: None),
-                              args.batch_size, args.workers, seed=0)
+        loader = make_train_loader(voc_train_set(args, cfg, cache), args.batch_size, args.workers, seed=0)
         in_memory = [batch for _, batch in zip(range(steps), loader)]
         from_memory = make_step(distiller, cfg, device, endless(in_memory).__next__)
         t_memory = timed(lambda: [from_memory() for _ in range(steps)], 1, warmup=1, device=device)
@@ -205,10 +214,7 @@ def input_pipeline(args, cfg, device):
 def worker_throughput(args, cfg, images=200):
     """images/s of one loader worker: samples read, decoded and augmented one at a time
     (the training transform of `cfg`, no image cache) in this process on one thread."""
-    from datasets import build_dataset
-    data_cfg = {**cfg, "dataset": "voc", "data_root": args.data_root, "img_size": args.img_size,
-                "cache_images": False}
-    dataset = build_dataset(data_cfg, "train", log=lambda *a: None)
+    dataset = voc_train_set(args, cfg, cache_images=False)
     images = min(images, len(dataset))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a DataLoader worker
@@ -247,7 +253,7 @@ def main(argv=None):
     args.img_size = args.img_size or (224 if paper else 128)
     args.batch_size = args.batch_size or (64 if paper else 32)
     device = torch.device(args.device)
-    cfg = {k: v for k, (v, _) in SCHEMA.items()}
+    cfg = default_cfg()
     cfg["cpu_bf16"] = not args.no_bf16
     precision = f"{str(cuda_amp_dtype(cfg)).split('.')[-1]} autocast" if device.type == "cuda" else (
         "bf16 autocast" if cfg["cpu_bf16"] and cpu_has_fast_bf16() else "float32")

@@ -5,7 +5,6 @@ import torch
 
 from conftest import copy_voc_sample
 from mpscd import benchmark
-from mpscd.config import SCHEMA
 
 
 def test_loss_terms_and_step_overhead_run_on_the_default_mpscd():
@@ -13,12 +12,12 @@ def test_loss_terms_and_step_overhead_run_on_the_default_mpscd():
     device = torch.device("cpu")
     t_dense, t_loop, positives = benchmark.loss_terms(args, device, B=4, C=5, D=8)
     assert t_dense > 0 and t_loop > 0 and positives > 0
-    cfg = {key: default for key, (default, _) in SCHEMA.items()}
+    cfg = benchmark.default_cfg()
     t_vanilla, t_full = benchmark.step_overhead(args, cfg, device)
     assert t_vanilla > 0 and t_full > 0
 
 
 def test_worker_throughput_at_the_paper_augmentation(tmp_path):
     args = argparse.Namespace(data_root=str(copy_voc_sample(tmp_path, per_split=3)), img_size=32)
-    cfg = {key: default for key, (default, _) in SCHEMA.items()}
+    cfg = benchmark.default_cfg()
     assert benchmark.worker_throughput(args, cfg, images=3) > 0

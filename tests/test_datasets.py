@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import VOC_SAMPLE, needs_voc_sample
@@ -12,6 +13,7 @@ from datasets.demo import DigitsDemo
 from datasets.nuswide import nuswide
 from datasets.voc import VOC_CLASSES, voc2007
 from mpscd.config import load_config
+from mpscd.data import make_train_loader
 from utils import UserError
 
 # Images per class in the sample's README: (train "1", train "0", test "1", test "0").
@@ -148,8 +150,6 @@ def test_make_voc_sample_from_an_official_style_release(tmp_path):
 def test_persistent_loader_workers_give_every_epoch_the_in_process_batches():
     """Workers live across epochs; the batches of each epoch (and of a resumed one) are still
     those of a loader without workers, RandAugment and Cutout included."""
-    import torch
-    from mpscd.data import make_train_loader
     cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "demo", "resnet34_to_resnet18_vanilla.py"),
                       ["demo=dict(train_size=24, test_size=8)", "img_size=32",
                        "augment=dict(flip=True, randaugment=True, cutout=0.5)"])
