@@ -4,6 +4,7 @@ weighted loss terms that the trainer sums and logs; trainable_parameters() hands
 optimizer everything that learns. A new method is one subclass registered in DISTILLERS."""
 import inspect
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,6 +23,7 @@ class Distiller(nn.Module):
         super().__init__()
         self.student = student
         self.teacher = teacher
+        self.progress = 0.0  # fraction of the stage's steps done, set by the trainer (for schedules)
         if teacher is not None:
             teacher.requires_grad_(False).eval()
 
@@ -79,6 +81,30 @@ class Distiller(nn.Module):
         return self.forward_train(images, targets)
 
 
+STRUCTURE_TERMS = ("pcrd", "s2s", "s2p")
+
+
+def check_schedule(points):
+    """A schedule is (progress, factor) points with progress (the fraction of the stage's
+    steps done) rising from 0 to 1; () means a constant factor of 1."""
+    try:
+        checked = tuple((float(x), float(y)) for x, y in points)
+    except (TypeError, ValueError):
+        checked = None
+    xs = [x for x, _ in checked or ()]
+    if checked is None or any(not 0.0 <= x <= 1.0 for x in xs) or xs != sorted(xs):
+        raise UserError("a schedule is a sequence of (progress, factor) points, progress rising "
+                        f"within [0, 1], e.g. ((0, 0), (0.2, 1)) for a warm-up; got {points!r}")
+    return checked
+
+
+def schedule_factor(points, progress):
+    """The factor at `progress`: linear between the points, constant before the first and
+    after the last. A Python float, from the step count: no device synchronisation."""
+    xs, ys = zip(*points)
+    return float(np.interp(progress, xs, ys))
+
+
 class MPSCD(Distiller):
     """Multi-label Prototype-aware Structured Contrastive Distillation (docs/method.md):
     BCE + MLD + PCRD + PCSD (S2S, S2P) with prototype banks corrected every batch. A term
@@ -95,7 +121,7 @@ class MPSCD(Distiller):
                  logit_temperature=1.0, tau_r=0.1, tau_s=0.1, proj_dim=128, pcrd_positives="instance",
                  s2s_relations="class_residual", s2p_relations="images", s2p_negatives=False,
                  prototype_momentum=0.9, prototype_init="teacher_pass", structure_grad_cap=1.0,
-                 gather_across_ranks=False):
+                 structure_schedule=(), gather_across_ranks=False):
         super().__init__(student, teacher)
         for name, value, allowed in (("pcrd_positives", pcrd_positives, ("instance", "class")),
                                      ("s2s_relations", s2s_relations, ("all", "class_residual")),
@@ -109,6 +135,7 @@ class MPSCD(Distiller):
         self.s2s_relations, self.s2p_relations = s2s_relations, s2p_relations
         self.prototype_init, self.gather_across_ranks = prototype_init, gather_across_ranks
         self.structure_grad_cap = structure_grad_cap
+        self.structure_schedule = check_schedule(structure_schedule)
         num_classes, dim_s = student.head.queries.shape
         dim_t = teacher.head.queries.shape[1]
         if lambda_pcrd:  # no idle parameters when PCRD is off (DistributedDataParallel needs that)
@@ -152,6 +179,9 @@ class MPSCD(Distiller):
                 terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_emb, t_emb, labels)
             if self.lambdas["s2p"]:
                 terms["s2p"] = self.lambdas["s2p"] * self._s2p(s_emb, t_emb, labels)
+            if self.structure_schedule:
+                factor = schedule_factor(self.structure_schedule, self.progress)
+                terms.update({k: factor * v for k, v in terms.items() if k in STRUCTURE_TERMS})
             if self.structure_grad_cap and torch.is_grad_enabled():
                 self._cap_structure_gradient(terms, s["embeddings"])
         return terms
@@ -161,7 +191,7 @@ class MPSCD(Distiller):
         on the student's label-wise embeddings is at most structure_grad_cap times BCE's:
         a structure term that outweighs BCE holds the student near the label prior
         (docs/experiments.md). The scale is a device tensor: no host synchronisation."""
-        names = [k for k in ("pcrd", "s2s", "s2p") if k in terms]
+        names = [k for k in STRUCTURE_TERMS if k in terms]
         if not names:
             return
         bce_grad, = torch.autograd.grad(terms["bce"], embeddings, retain_graph=True)

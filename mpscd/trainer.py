@@ -152,6 +152,7 @@ class StageTrainer:
         for batch in self.train_loader:
             images = to_device(batch["image"], self.device, channels_last(self.device, cfg))
             targets = batch["target"].to(self.device, non_blocking=True)
+            distiller.progress = self.global_iter / (self.schedule["epochs"] * self.iters_per_epoch)
             with autocast(self.device, cfg):
                 terms = self.forward(images, targets)
             loss = sum(terms.values())
