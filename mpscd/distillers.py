@@ -113,7 +113,9 @@ class MPSCD(Distiller):
     and structure weights light enough to cost nothing (no formulation tried beats MLD);
     METHOD.md's first formulation, which made students worse than no distillation, is
     s2s_relations="all", s2p_relations="prototypes", lambda_mld=0, structure_grad_cap=0 and
-    every lambda 0.1."""
+    every lambda 0.1; the authors' code's PCSD is s2s_relations="supcon",
+    s2p_relations="contrast_mse". structure_schedule scales PCRD, S2S and S2P over the
+    student's steps (a warm-up, a late start, a decay)."""
 
     needs_teacher = True
 
@@ -124,8 +126,8 @@ class MPSCD(Distiller):
                  structure_schedule=(), gather_across_ranks=False):
         super().__init__(student, teacher)
         for name, value, allowed in (("pcrd_positives", pcrd_positives, ("instance", "class")),
-                                     ("s2s_relations", s2s_relations, ("all", "class_residual")),
-                                     ("s2p_relations", s2p_relations, ("prototypes", "images")),
+                                     ("s2s_relations", s2s_relations, ("all", "class_residual", "supcon")),
+                                     ("s2p_relations", s2p_relations, ("prototypes", "images", "contrast_mse")),
                                      ("prototype_init", prototype_init, ("teacher_pass", "first_batch"))):
             if value not in allowed:
                 raise UserError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
@@ -211,18 +213,25 @@ class MPSCD(Distiller):
     def _s2s(self, s_emb, t_emb, labels):
         """S2S between objects of different images: all of them on the unit embeddings, or
         ("class_residual") those of one class on the unit prototype-centred embeddings, the
-        part of each object that its class does not explain."""
+        part of each object that its class does not explain; or ("supcon", the authors'
+        code) the student's own supervised contrast, no teacher."""
         if self.s2s_relations == "all":
             return losses.s2s_loss(s_emb, t_emb, labels, self.tau_s)
+        if self.s2s_relations == "supcon":
+            return losses.supcon_loss(s_emb, labels)
         return losses.s2s_loss(*self._residuals(s_emb, t_emb), labels, self.tau_s, within_class=True)
 
     def _s2p(self, s_emb, t_emb, labels):
         """S2P over the batch's images per class ("images"), or over the prototypes per
-        positive ("prototypes"; with s2p_negatives, per known label)."""
+        positive ("prototypes"; with s2p_negatives, per known label), or ("contrast_mse",
+        the authors' code) each class's prototype contrast over the batch's images matched
+        by squared difference."""
         valid = self.bank_s.initialized & self.bank_t.initialized
         protos = self.bank_s.prototypes, self.bank_t.prototypes
         if self.s2p_relations == "images":
             return losses.s2p_over_images(s_emb, t_emb, *protos, labels, self.tau_s, valid)
+        if self.s2p_relations == "contrast_mse":
+            return losses.prototype_contrast_mse(s_emb, t_emb, *protos, labels, proto_valid=valid)
         return losses.s2p_loss(s_emb, t_emb, *protos, labels, self.tau_s, self.s2p_negatives, valid)
 
     def _pcrd(self, s_emb, t_emb, labels):

@@ -113,6 +113,45 @@ def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
     return _masked_kl(similarities(t, proto_t), similarities(s, proto_s), mask)
 
 
+def supcon_loss(e, labels, tau=0.2):
+    """The authors' code's sample-to-sample term: multi-label supervised contrast of ONE
+    network's label-wise embeddings e [B, C, D] (SADCL's, as AiXia520/MPSCD uses it; no
+    teacher). Anchor a = (i, c) positive; its positives: the positives of class c in other
+    images; its denominator: every other positive of the batch, any class, any image:
+
+        mean over anchors with a positive of  -1/|P(a)| sum_{p in P(a)} log( exp(z_a.z_p / tau) / sum_{b in A, b != a} exp(z_a.z_b / tau) )
+
+    tau 0.2 is the authors' temperature."""
+    positive = (labels == 1).flatten()
+    _, cls = _pairs(labels)
+    z = unit(e).flatten(0, 1)
+    others = positive[:, None] & positive[None, :] & ~torch.eye(len(z), dtype=torch.bool, device=z.device)
+    log_prob = F.log_softmax((z @ z.t() / tau).masked_fill(~others, _MASKED), dim=1)
+    partners = others & (cls[:, None] == cls[None, :])  # a pair is one (image, class): same class, other image
+    per_anchor = -(log_prob * partners).sum(1) / partners.sum(1).clamp_min(1)
+    return _masked_mean(per_anchor, partners.any(1))
+
+
+def prototype_contrast_mse(s, t, proto_s, proto_t, labels, tau=0.07, proto_valid=None):
+    """The authors' code's sample-to-prototype term: per class c, the contrast of its
+    prototype against the batch's images,
+
+        v_c = -log( sum over images with c present of exp(cos(e_ic, P[c]) / tau) / sum over images with c labelled of the same )
+
+    computed in each model's space; the mean over the classes with a positive (and a valid
+    prototype) of (v_c(student) - v_c(teacher))^2. The authors match the two sums over
+    classes, one number each; here each class's value is matched. tau 0.07 is theirs."""
+    present, known = (labels == 1).t(), (labels >= 0).t()
+    valid = torch.ones(labels.shape[1], dtype=torch.bool, device=labels.device) if proto_valid is None else proto_valid
+
+    def contrast(e, proto):
+        similarity = torch.einsum("bcd,cd->cb", unit(e), unit(proto)) / tau
+        return (torch.logsumexp(similarity.masked_fill(~known, _MASKED), dim=1)
+                - torch.logsumexp(similarity.masked_fill(~present, _MASKED), dim=1))
+
+    return _masked_mean((contrast(s, proto_s) - contrast(t, proto_t)) ** 2, present.any(1) & valid)
+
+
 def bce_loss(logits, targets):
     """Binary cross-entropy summed over classes, averaged over images; targets of -1
     (ignored labels) count nowhere."""

@@ -209,3 +209,43 @@ def test_low_precision_inputs_give_finite_float32(dtype):
     for loss in (pcrd_loss(s, t, labels), s2s_loss(s, t, labels), s2p_loss(s, t, p, p, labels),
                  mld_loss(s[..., 0], t[..., 0])):
         assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+def ref_supcon(e, labels, tau=0.2):
+    """The authors' multi-label supervised contrast, as a loop over positives."""
+    A = positive_list(labels)
+    rows = []
+    for a in A:
+        others = [b for b in A if b != a]
+        partners = [b for b in others if b[1] == a[1]]
+        if partners:
+            sim = lambda b: float(unit(e[a]) @ unit(e[b])) / tau
+            log_denominator = math.log(sum(math.exp(sim(b)) for b in others))
+            rows.append(-sum(sim(p) - log_denominator for p in partners) / len(partners))
+    return sum(rows) / len(rows) if rows else 0.0
+
+
+def ref_prototype_contrast_mse(s, t, ps, pt, labels, tau=0.07, valid=None):
+    """Per class c with a positive and a valid prototype: the prototype's contrast of its
+    positives against every image with c labelled, squared student-teacher difference."""
+    C = labels.shape[1]
+    valid = [True] * C if valid is None else valid.tolist()
+
+    def contrast(e, p, c):
+        sim = {i: math.exp(float(unit(e[i, c]) @ unit(p[c])) / tau) for i in range(labels.shape[0]) if labels[i, c] >= 0}
+        return -math.log(sum(v for i, v in sim.items() if labels[i, c] == 1) / sum(sim.values()))
+    rows = [(contrast(s, ps, c) - contrast(t, pt, c)) ** 2 for c in range(C) if valid[c] and (labels[:, c] == 1).any()]
+    return sum(rows) / len(rows) if rows else 0.0
+
+
+def test_supcon(case):
+    labels, x = case
+    check(losses.supcon_loss(x["s"], labels), ref_supcon(x["s"], labels), x["s"])
+
+
+@pytest.mark.parametrize("with_invalid", [False, True])
+def test_prototype_contrast_mse(case, with_invalid):
+    labels, x = case
+    valid = torch.arange(labels.shape[1]) % 2 == 0 if with_invalid else None
+    loss = losses.prototype_contrast_mse(x["s"], x["t"], x["ps"], x["pt"], labels, proto_valid=valid)
+    check(loss, ref_prototype_contrast_mse(x["s"], x["t"], x["ps"], x["pt"], labels, valid=valid), x["s"], x["t"])

@@ -13,7 +13,9 @@ SYNCING_OPS = ("aten::nonzero", "aten::item", "aten::_local_scalar_dense")
 SPECS = [{"type": name} for name in sorted(DISTILLERS)] + [
     {"type": "mpscd", "s2s_relations": "all", "s2p_relations": "prototypes", "s2p_negatives": True,
      "pcrd_positives": "class", "logit_temperature": 4.0},
-    {"type": "mpscd", "prototype_init": "first_batch", "structure_grad_cap": 0.0}]
+    {"type": "mpscd", "prototype_init": "first_batch", "structure_grad_cap": 0.0},
+    {"type": "mpscd", "s2s_relations": "supcon", "s2p_relations": "contrast_mse",
+     "structure_schedule": ((0.0, 0.0), (0.2, 1.0))}]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: "-".join(map(str, spec.values())))
