@@ -3,9 +3,12 @@
 #   python -m mpscd.table configs/tables/voc_sample_128px.py --data_root DATA --jobs 12
 # DATA: the VOC sample, or the same images at short side 136 px (README: how to build them).
 # Rows in priority order: the shipped MPSCD against the baselines, then the previous
-# default (10x today's structure weights) and 10x that (docs/experiments.md, section 4).
+# default (10x today's structure weights) and 10x that (docs/experiments.md, section 4),
+# then the previous default warmed up and decayed, and the authors' PCSD (section 6; not
+# yet run at this recipe).
 RECIPE = ["img_size=128", "batch_size=64", "teacher_train=dict(epochs=30, lr=1e-3)",
           "student_train=dict(epochs=30, lr=1e-3)"]
-VARIANTS = ("mpscd", "mld", "l2d", "vanilla", "mpscd_centred_mld_cap1", "mpscd_centred_mld_x10_cap1")
+VARIANTS = ("mpscd", "mld", "l2d", "vanilla", "mpscd_centred_mld_cap1", "mpscd_centred_mld_x10_cap1",
+            "mpscd_centred_mld_cap1_warmup", "mpscd_centred_mld_cap1_decay", "mpscd_authors_pcsd")
 rows = [dict(label=name, config=f"../voc_sample/resnet34_to_mobilenetv2_{name}.py", opts=RECIPE)
         for name in VARIANTS]
