@@ -30,6 +30,13 @@ def _masked_mean(values, mask):
     return (values * mask).sum() / mask.sum().clamp_min(1)
 
 
+def _valid_classes(labels, proto_valid):
+    """[C] bool: the classes whose prototypes may be used (all of them when not given)."""
+    if proto_valid is None:
+        return torch.ones(labels.shape[1], dtype=torch.bool, device=labels.device)
+    return proto_valid
+
+
 def _masked_kl(teacher_logits, student_logits, mask):
     """Mean, over the rows (last dimension) with any valid entry, of
     KL(softmax(teacher) || softmax(student)), both softmaxes taken over the entries where
@@ -102,7 +109,7 @@ def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
     prototypes: a trained teacher's label-wise embeddings share one dominant direction, and
     uncentred, a class's similarities to its prototype hardly vary across images (the
     softmax would be uniform)."""
-    valid = torch.ones(labels.shape[1], dtype=torch.bool, device=labels.device) if proto_valid is None else proto_valid
+    valid = _valid_classes(labels, proto_valid)
 
     def similarities(e, proto):
         proto = proto.float()
@@ -142,7 +149,7 @@ def prototype_contrast_mse(s, t, proto_s, proto_t, labels, tau=0.07, proto_valid
     prototype) of (v_c(student) - v_c(teacher))^2. The authors match the two sums over
     classes, one number each; here each class's value is matched. tau 0.07 is theirs."""
     present, known = (labels == 1).t(), (labels >= 0).t()
-    valid = torch.ones(labels.shape[1], dtype=torch.bool, device=labels.device) if proto_valid is None else proto_valid
+    valid = _valid_classes(labels, proto_valid)
 
     def contrast(e, proto):
         similarity = torch.einsum("bcd,cd->cb", unit(e), unit(proto)) / tau
