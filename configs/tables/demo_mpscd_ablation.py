@@ -5,7 +5,7 @@
 PREVIOUS = dict(lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=1.0)
 VARIANTS = {"mpscd_previous": {}, "mpscd_previous_no_pcrd": dict(lambda_pcrd=0.0),
             "mpscd_previous_no_s2s": dict(lambda_s2s=0.0), "mpscd_previous_no_s2p": dict(lambda_s2p=0.0),
-            # issue 13's last candidates (docs/experiments.md, section 6; not yet run on the demo)
+            # issue 13's last candidates (docs/experiments.md, section 5; not yet run on the demo)
             "mpscd_previous_warmup": dict(structure_schedule=((0.0, 0.0), (0.2, 1.0))),
             "mpscd_previous_decay": dict(structure_schedule=((0.0, 1.0), (1.0, 0.0))),
             "mpscd_authors_pcsd": dict(s2s_relations="supcon", s2p_relations="contrast_mse",

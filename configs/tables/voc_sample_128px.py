@@ -4,7 +4,7 @@
 # DATA: the VOC sample, or the same images at short side 136 px (README: how to build them).
 # Rows in priority order: the shipped MPSCD against the baselines, then the previous
 # default (10x today's structure weights) and 10x that (docs/experiments.md, section 4),
-# then the previous default warmed up and decayed, and the authors' PCSD (section 6; not
+# then the previous default warmed up and decayed, and the authors' PCSD (section 5; not
 # yet run at this recipe).
 RECIPE = ["img_size=128", "batch_size=64", "teacher_train=dict(epochs=30, lr=1e-3)",
           "student_train=dict(epochs=30, lr=1e-3)"]
