@@ -89,10 +89,11 @@ def check_schedule(points):
     steps done) rising from 0 to 1; () means a constant factor of 1."""
     try:
         checked = tuple((float(x), float(y)) for x, y in points)
+        xs = [x for x, _ in checked]
+        well_formed = all(0.0 <= x <= 1.0 for x in xs) and xs == sorted(xs)
     except (TypeError, ValueError):
-        checked = None
-    xs = [x for x, _ in checked or ()]
-    if checked is None or any(not 0.0 <= x <= 1.0 for x in xs) or xs != sorted(xs):
+        well_formed = False
+    if not well_formed:
         raise UserError("a schedule is a sequence of (progress, factor) points, progress rising "
                         f"within [0, 1], e.g. ((0, 0), (0.2, 1)) for a warm-up; got {points!r}")
     return checked

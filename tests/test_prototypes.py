@@ -3,8 +3,11 @@ import torch
 import torch.nn.functional as F
 
 from models import build_model
-from mpscd.distillers import build_distiller
+from mpscd.distillers import STRUCTURE_TERMS, build_distiller, schedule_factor
 from mpscd.prototypes import PrototypeBank
+from test_end_to_end import run_main
+from utils import UserError
+from utils.logger import read_jsonl
 
 
 def test_correction_rule_by_hand():
@@ -133,11 +136,9 @@ def test_structure_grad_cap_bounds_the_structure_gradient_against_bce():
     assert all(torch.allclose(loose[k], plain[k]) for k in plain)
 
 
-
 def test_structure_schedule_scales_the_structure_terms_by_training_progress():
     """structure_schedule: (progress, factor) points, linear between them, constant outside;
     it scales PCRD, S2S and S2P (never BCE or MLD) at the progress the trainer sets."""
-    from mpscd.distillers import schedule_factor
     warm_up = ((0.0, 0.0), (0.2, 1.0))
     assert [schedule_factor(warm_up, p) for p in (0.0, 0.1, 0.2, 0.7)] == [0.0, 0.5, 1.0, 1.0]
     assert [schedule_factor(((0.5, 1.0), (1.0, 0.0)), p) for p in (0.0, 0.75, 1.0)] == [1.0, 0.5, 0.0]
@@ -148,12 +149,11 @@ def test_structure_schedule_scales_the_structure_terms_by_training_progress():
     scheduled.progress = 0.1
     halved = scheduled.forward_train(images, labels)
     for k in plain:
-        assert torch.allclose(halved[k], plain[k] * (0.5 if k in ("pcrd", "s2s", "s2p") else 1.0), rtol=1e-5)
+        assert torch.allclose(halved[k], plain[k] * (0.5 if k in STRUCTURE_TERMS else 1.0), rtol=1e-5)
 
 
 @pytest.mark.parametrize("schedule", [((0.5, 0), (0.2, 1)), ((0, 0), (1.5, 1)), (0, 0.2), "warmup"])
 def test_a_malformed_structure_schedule_is_refused(schedule):
-    from utils import UserError
     with pytest.raises(UserError, match="progress rising within"):
         tiny_distiller(structure_schedule=schedule)
 
@@ -161,8 +161,6 @@ def test_a_malformed_structure_schedule_is_refused(schedule):
 def test_the_trainer_feeds_the_schedule_its_progress(tmp_path):
     """A schedule that switches the structure terms on halfway: the first of two epochs
     (steps 0-5 of 12, progress <= 5/12) trains without them, the second with them."""
-    from test_end_to_end import run_main
-    from utils.logger import read_jsonl
     switch_on = "distiller=dict(type='mpscd', structure_schedule=((0.49, 0), (0.5, 1)))"
     run_main(tmp_path, switch_on, "teacher_train=dict(epochs=1)", "student_train=dict(epochs=2)", max_iters=1000)
     first, second = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["stage"] == "student"]
