@@ -90,9 +90,10 @@ def user_message(error):
     return str(error).strip().splitlines()[-1].removeprefix("utils.UserError: ")
 
 
-if __name__ == "__main__":
+def cli(argv=None):
+    """main() for a shell: a user's mistake is one line on stderr and an exit status, not a traceback."""
     try:
-        main()
+        return main(argv)
     except RunFolderBusy as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(BUSY_EXIT_CODE)
@@ -102,3 +103,7 @@ if __name__ == "__main__":
     except Interrupted as e:
         print(e, file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    cli()

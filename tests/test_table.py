@@ -10,9 +10,10 @@ import time
 import pytest
 
 from conftest import ROOT, demo_opts
+import main
 from mpscd import table
 from mpscd.config import SCHEMA, load_config
-from utils.run_lock import RunFolderBusy, RunLock, lock_holder
+from utils.run_lock import BUSY_EXIT_CODE, RunFolderBusy, RunLock, lock_holder
 
 DEMO = os.path.join(ROOT, "configs", "demo")
 
@@ -22,9 +23,12 @@ def write_table(path, rows, seeds=(0,)):
     return str(path)
 
 
+def table_args(table_file, work_dir, *extra):
+    return [table_file, "--work_dir", str(work_dir), "--max_iters", "2", "--opts", *demo_opts(), *extra]
+
+
 def table_command(table_file, work_dir, *extra):
-    return [sys.executable, "-m", "mpscd.table", table_file, "--work_dir", str(work_dir), "--max_iters", "2",
-            "--opts", *demo_opts(), *extra]
+    return [sys.executable, "-m", "mpscd.table", *table_args(table_file, work_dir, *extra)]
 
 
 def launches(run_dir):
@@ -96,14 +100,15 @@ def test_a_table_killed_and_run_again_runs_each_row_once(tmp_path):
     assert len((work / "table.csv").read_text().splitlines()) == 1 + 1 + len(rows)
 
 
-def test_a_failed_run_is_reported_and_the_others_finish(tmp_path):
+def test_a_failed_run_is_reported_and_the_others_finish(tmp_path, monkeypatch, capsys):
     rows = [dict(label="broken", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["teacher_checkpoint='nowhere.pth'"]),
             dict(label="vanilla", config=f"{DEMO}/resnet34_to_resnet18_vanilla.py")]
-    done = subprocess.run(table_command(write_table(tmp_path / "t.py", rows), tmp_path / "w"),
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1
-    assert "[failed] broken seed 0: exit code 2: error:" in done.stdout
-    assert "1 runs failed" in done.stdout and "| vanilla |" in done.stdout
+    monkeypatch.chdir(ROOT)  # where the table starts main.py
+    failed = table.main(table_args(write_table(tmp_path / "t.py", rows), tmp_path / "w", "--jobs", "2"))
+    stdout = capsys.readouterr().out
+    assert [job.label for job in failed] == ["broken"]
+    assert "[failed] broken seed 0: exit code 2: error:" in stdout
+    assert "1 runs failed" in stdout and "| vanilla |" in stdout
     assert os.path.isfile(tmp_path / "w" / "vanilla" / "seed0" / "results.json")
 
 
@@ -121,9 +126,8 @@ def test_run_lock_refuses_a_live_holder_and_takes_over_a_stale_one(tmp_path):
         assert lock_holder(str(tmp_path))[0] == os.getpid()
 
 
-def test_main_exits_with_the_busy_status_on_a_locked_folder(tmp_path):
-    with RunLock(str(tmp_path)):
-        done = subprocess.run([sys.executable, "main.py", "--cfg_file", f"{DEMO}/resnet34_to_resnet18_vanilla.py",
-                               "--work_dir", str(tmp_path), "--max_iters", "1", "--opts", *demo_opts()],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 75 and "in use by process" in done.stderr
+def test_main_exits_with_the_busy_status_on_a_locked_folder(tmp_path, capsys):
+    with RunLock(str(tmp_path)), pytest.raises(SystemExit) as exit_:
+        main.cli(["--cfg_file", f"{DEMO}/resnet34_to_resnet18_vanilla.py", "--work_dir", str(tmp_path),
+                  "--max_iters", "1", "--opts", *demo_opts()])
+    assert exit_.value.code == BUSY_EXIT_CODE == 75 and "in use by process" in capsys.readouterr().err
