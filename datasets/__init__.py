@@ -36,9 +36,10 @@ def build_dataset(cfg, split, log=print):
         dataset = coco2014(cfg["data_root"], split, transform, cfg["drop_unlabeled"], log)
     else:
         dataset = nuswide(cfg["data_root"], split, transform, log)
+    dataset.decode_size = cfg["img_size"]
     if cfg["cache_images"]:
         tic = time.time()
-        size = dataset.build_cache(cfg["img_size"])
+        size = dataset.build_cache()
         log(f"cached {len(dataset)} {split} images at {cfg['img_size']} px: {size / 2**20:.0f} MiB "
             f"in memory, built in {time.time() - tic:.0f} s")
     return dataset

@@ -8,10 +8,14 @@ from torch.utils.data import Dataset
 from utils import UserError
 
 
-def load_rgb(path):
-    """Decode an image fully (so a truncated file fails here, naming the file)."""
+def load_rgb(path, size=None):
+    """Decode an image fully (so a truncated file fails here, naming the file). With `size`
+    (every transform here starts by resizing to size x size), a JPEG is decoded at 1/2, 1/4
+    or 1/8 scale where both sides stay at least `size`: libjpeg then skips most of the work."""
     try:
         with Image.open(path) as image:
+            if size:
+                image.draft("RGB", (size, size))
             return image.convert("RGB")
     except FileNotFoundError:
         raise UserError(f"image {path} does not exist") from None
@@ -47,21 +51,24 @@ class MultiLabelDataset(Dataset):
 
 
 class ImageFileDataset(MultiLabelDataset):
-    """A MultiLabelDataset whose images are files on disk, optionally decoded once into
-    memory at a fixed size (`cache_size`), for the first step of every transform is a
-    resize to that size."""
+    """A MultiLabelDataset whose images are files on disk, decoded at no less than
+    `decode_size` (set by build_dataset: the size every transform first resizes to; None:
+    full size), optionally decoded once into memory at that size (`build_cache`)."""
 
     def __init__(self, paths, classes, targets, transform=None):
         super().__init__(classes, targets, transform)
         self.paths = list(paths)
+        self.decode_size = None
         self.cache = None
         if not self.paths:
             raise UserError("the dataset is empty: its id list names no image")
 
-    def build_cache(self, size, threads=4):
-        """Decode and resize every image to size x size uint8 RGB; returns the bytes held."""
+    def build_cache(self, threads=4):
+        """Decode and resize every image to decode_size x decode_size uint8 RGB; returns the bytes held."""
+        size = self.decode_size
+
         def decode(path):
-            return np.asarray(load_rgb(path).resize((size, size), Image.BILINEAR))
+            return np.asarray(load_rgb(path, size).resize((size, size), Image.BILINEAR))
         with ThreadPoolExecutor(threads) as pool:
             self.cache = np.stack(list(pool.map(decode, self.paths)))
         return self.cache.nbytes
@@ -69,4 +76,4 @@ class ImageFileDataset(MultiLabelDataset):
     def load_image(self, index):
         if self.cache is not None:
             return Image.fromarray(self.cache[index])
-        return load_rgb(self.paths[index])
+        return load_rgb(self.paths[index], self.decode_size)

@@ -1,3 +1,5 @@
+import functools
+
 import torch
 from torchvision import transforms as T
 
@@ -7,8 +9,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class Cutout:
-    """Zero one random square of side `fraction * size` of a normalised image tensor
-    (zero is the dataset mean after normalisation)."""
+    """Fill one random square of side `fraction * size` of a uint8 image tensor with the
+    ImageNet mean colour (zero after normalisation, to within 1/255)."""
+    FILL = torch.tensor([round(255 * m) for m in IMAGENET_MEAN], dtype=torch.uint8).view(3, 1, 1)
 
     def __init__(self, fraction=0.5):
         self.fraction = fraction
@@ -18,17 +21,32 @@ class Cutout:
         side_h, side_w = int(h * self.fraction), int(w * self.fraction)
         cy, cx = torch.randint(h, ()).item(), torch.randint(w, ()).item()
         image = image.clone()
-        image[:, max(cy - side_h // 2, 0):cy + side_h // 2, max(cx - side_w // 2, 0):cx + side_w // 2] = 0
+        image[:, max(cy - side_h // 2, 0):cy + side_h // 2, max(cx - side_w // 2, 0):cx + side_w // 2] = self.FILL
         return image
 
 
 def build_transform(img_size, train, flip=True, randaugment=True, cutout=0.5):
+    """PIL image -> uint8 tensor [3, img_size, img_size]. Normalising waits for the device
+    (`normalize`): loader workers, their shared memory and the copy to the GPU then move a
+    quarter of the bytes of float32, and the workers skip the float arithmetic."""
     steps = [T.Resize((img_size, img_size))]
     if train and flip:
         steps.append(T.RandomHorizontalFlip())
     if train and randaugment:
         steps.append(T.RandAugment())
-    steps += [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    steps.append(T.PILToTensor())
     if train and cutout:
         steps.append(Cutout(cutout))
     return T.Compose(steps)
+
+
+@functools.cache
+def _imagenet_statistics(device):
+    """Mean and std on the 0-255 scale, [1, 3, 1, 1], made once per device."""
+    return tuple(255 * torch.tensor(v, device=device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+
+
+def normalize(images):
+    """uint8 RGB images [B, 3, H, W] -> the float input the networks read (ImageNet statistics)."""
+    mean, std = _imagenet_statistics(images.device)
+    return (images.float() - mean) / std

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from models import build_model
 from mpscd.config import SCHEMA
 from mpscd.distillers import MPSCD
-from mpscd.evaluation import autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler, to_device
+from mpscd.evaluation import autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler, network_input
 from mpscd.trainer import build_optimizer
 
 
@@ -54,7 +54,7 @@ def make_step(distiller, cfg, device, next_batch):
 
     def step():
         batch = next_batch()
-        images = to_device(batch["image"], device, channels_last(device, cfg))
+        images = network_input(batch["image"], device, channels_last(device, cfg))
         targets = batch["target"].to(device, non_blocking=True)
         with autocast(device, cfg):
             loss = sum(distiller.forward_train(images, targets).values())
@@ -75,7 +75,8 @@ def random_batches(n, batch_size, num_classes, img_size, labels_per_image, seed=
     out = []
     for _ in range(n):
         targets = (torch.rand(batch_size, num_classes, generator=g) < labels_per_image / num_classes).float()
-        out.append({"image": torch.randn(batch_size, 3, img_size, img_size, generator=g), "target": targets})
+        images = torch.randint(256, (batch_size, 3, img_size, img_size), dtype=torch.uint8, generator=g)
+        out.append({"image": images, "target": targets})
     return out
 
 
@@ -247,8 +248,11 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--data_root", help="the VOC 2007 sample, for the input-pipeline figures")
     parser.add_argument("--pipeline_steps", type=int, default=30, help="steps per input-pipeline measurement")
+    parser.add_argument("--pipeline_only", action="store_true", help="only the input-pipeline figures (3.)")
     parser.add_argument("--no_bf16", action="store_true", help="float32 on the CPU (bf16 autocast is the default)")
     args = parser.parse_args(argv)
+    if args.pipeline_only and (args.recipe == "paper" or not args.data_root):
+        parser.error("--pipeline_only needs --data_root and the default recipe (--img_size 224 --batch_size 64 for the paper's)")
     paper = args.recipe == "paper"
     args.img_size = args.img_size or (224 if paper else 128)
     args.batch_size = args.batch_size or (64 if paper else 32)
@@ -274,13 +278,14 @@ def main(argv=None):
         print(peak_memory(device))
         return
 
-    t_vanilla, t_full = step_overhead(args, cfg, device)
-    print(f"1. step, resnet50 -> resnet18: vanilla distillation {1000 * t_vanilla:.0f} ms, "
-          f"full MPSCD {1000 * t_full:.0f} ms, ratio {t_full / t_vanilla:.3f} (target <= 1.05)")
-    t_vec, t_loop, n_pos = loss_terms(args, device)
-    print(f"2. MPSCD loss terms fwd+bwd at B=64, C=80, D=768, {n_pos} positives: vectorised "
-          f"{1000 * t_vec:.1f} ms, per-class loop {1000 * t_loop:.0f} ms, speed-up {t_loop / t_vec:.0f}x "
-          "(target >= 10x)")
+    if not args.pipeline_only:
+        t_vanilla, t_full = step_overhead(args, cfg, device)
+        print(f"1. step, resnet50 -> resnet18: vanilla distillation {1000 * t_vanilla:.0f} ms, "
+              f"full MPSCD {1000 * t_full:.0f} ms, ratio {t_full / t_vanilla:.3f} (target <= 1.05)")
+        t_vec, t_loop, n_pos = loss_terms(args, device)
+        print(f"2. MPSCD loss terms fwd+bwd at B=64, C=80, D=768, {n_pos} positives: vectorised "
+              f"{1000 * t_vec:.1f} ms, per-class loop {1000 * t_loop:.0f} ms, speed-up {t_loop / t_vec:.0f}x "
+              "(target >= 10x)")
     if args.data_root:
         for source, (loader_speed, memory_speed) in input_pipeline(args, cfg, device).items():
             print(f"3. input pipeline ({source}, {args.workers} workers): {loader_speed:.0f} img/s from the loader, "

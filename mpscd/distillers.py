@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from mpscd import losses
+from mpscd.evaluation import network_input
 from mpscd.prototypes import PrototypeBank, class_sums
 from utils import UserError
 from utils.distributed import gather_rows
@@ -160,7 +161,7 @@ class MPSCD(Distiller):
             return
         sums, counts = 0, 0
         for batch in loader:
-            embeddings = self.teacher_forward(batch["image"].to(device, non_blocking=True))["embeddings"]
+            embeddings = self.teacher_forward(network_input(batch["image"], device))["embeddings"]
             batch_sums, batch_counts = class_sums(embeddings, batch["target"].to(device))
             sums, counts = sums + batch_sums, counts + batch_counts
         self.bank_t.initialize(sums, counts)

@@ -5,6 +5,7 @@ import functools
 import numpy as np
 import torch
 
+from datasets.transforms import normalize
 from utils.distributed import all_gather_objects
 from utils.metrics import multilabel_metrics
 
@@ -48,8 +49,10 @@ def channels_last(device, cfg):
     return cfg["channels_last"] and (device.type == "cuda" or (cfg["cpu_bf16"] and cpu_has_fast_bf16()))
 
 
-def to_device(images, device, channels_last):
-    images = images.to(device, non_blocking=True)
+def network_input(images, device, channels_last=False):
+    """A loader's uint8 batch as the networks read it: copied to `device` as uint8 and
+    normalised there."""
+    images = normalize(images.to(device, non_blocking=True))
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
@@ -62,7 +65,7 @@ def predict(model, loader, device, cfg, max_batches=None):
         if max_batches is not None and i >= max_batches:
             break
         with autocast(device, cfg):
-            logits = model(to_device(batch["image"], device, channels_last(device, cfg)))["logits"]
+            logits = model(network_input(batch["image"], device, channels_last(device, cfg)))["logits"]
         scores.append(torch.sigmoid(logits.float()).cpu())
         targets.append(batch["target"])
         indices.append(torch.as_tensor(batch["index"]))

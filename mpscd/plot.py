@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from datasets import build_dataset
+from datasets.transforms import normalize
 from mpscd.config import load_config
 from mpscd.data import make_test_loader
 from mpscd.runner import load_network
@@ -60,7 +61,7 @@ def positive_embeddings(model, loader, max_images):
     model.eval()
     embeddings, classes, seen = [], [], 0
     for batch in loader:
-        e = model(batch["image"])["embeddings"].float()
+        e = model(normalize(batch["image"]))["embeddings"].float()
         img, cls = (batch["target"] == 1).nonzero(as_tuple=True)
         embeddings.append(torch.nn.functional.normalize(e[img, cls], dim=-1))
         classes.append(cls)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datasets.base import load_rgb
 from datasets.transforms import build_transform
+from mpscd.evaluation import network_input
 from mpscd.runner import load_network
 from utils import UserError
 
@@ -47,9 +48,9 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, index):
         try:
-            return self.transform(load_rgb(self.paths[index])), ""
+            return self.transform(load_rgb(self.paths[index], self.img_size)), ""
         except UserError as e:
-            return torch.zeros(3, self.img_size, self.img_size), str(e)
+            return torch.zeros(3, self.img_size, self.img_size, dtype=torch.uint8), str(e)
 
 
 @torch.inference_mode()
@@ -62,7 +63,7 @@ def predict_images(model, paths, img_size, device, batch_size=32, num_workers=0)
     scores, failed = [], {}
     for images, errors in loader:
         with torch.autocast(device.type, enabled=device.type == "cuda"):  # float16 on CUDA
-            batch_scores = torch.sigmoid(model(images.to(device, non_blocking=True))["logits"].float()).cpu()
+            batch_scores = torch.sigmoid(model(network_input(images, device))["logits"].float()).cpu()
         for k, error in enumerate(errors):
             if error:
                 failed[paths[len(scores) * batch_size + k]] = error

@@ -8,7 +8,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from mpscd.diagnostics import Diagnostics
-from mpscd.evaluation import autocast, channels_last, needs_grad_scaler, evaluate, summary, to_device
+from mpscd.evaluation import autocast, channels_last, evaluate, needs_grad_scaler, network_input, summary
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.distributed import is_distributed, is_main_process
@@ -150,7 +150,7 @@ class StageTrainer:
         sums, count, tic = {}, 0, time.time()
         checked_from = self.iter_in_epoch + 1  # first iteration whose loss is not yet known to be finite
         for batch in self.train_loader:
-            images = to_device(batch["image"], self.device, channels_last(self.device, cfg))
+            images = network_input(batch["image"], self.device, channels_last(self.device, cfg))
             targets = batch["target"].to(self.device, non_blocking=True)
             distiller.progress = self.global_iter / (self.schedule["epochs"] * self.iters_per_epoch)
             with autocast(self.device, cfg):

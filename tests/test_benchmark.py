@@ -21,3 +21,11 @@ def test_worker_throughput_at_the_paper_augmentation(tmp_path):
     args = argparse.Namespace(data_root=str(copy_voc_sample(tmp_path, per_split=3)), img_size=32)
     cfg = benchmark.default_cfg()
     assert benchmark.worker_throughput(args, cfg, images=3) > 0
+
+
+def test_input_pipeline_runs_from_jpegs_and_from_the_cache(tmp_path):
+    args = argparse.Namespace(data_root=str(copy_voc_sample(tmp_path, per_split=8)), img_size=32, batch_size=2,
+                              workers=1, pipeline_steps=2)
+    results = benchmark.input_pipeline(args, benchmark.default_cfg(), torch.device("cpu"))
+    assert set(results) == {"JPEG decoding", "image cache"}
+    assert all(from_loader > 0 and from_memory > 0 for from_loader, from_memory in results.values())

@@ -5,15 +5,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision import transforms as T
 
 from conftest import VOC_SAMPLE, needs_voc_sample
 from datasets import build_dataset
+from datasets.base import load_rgb
 from datasets.coco import coco2014
 from datasets.demo import DigitsDemo
 from datasets.nuswide import nuswide
+from datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, Cutout, build_transform, normalize
 from datasets.voc import VOC_CLASSES, voc2007
 from mpscd.config import load_config
 from mpscd.data import make_train_loader
+from mpscd.evaluation import network_input
 from utils import UserError
 
 # Images per class in the sample's README: (train "1", train "0", test "1", test "0").
@@ -161,3 +165,30 @@ def test_persistent_loader_workers_give_every_epoch_the_in_process_batches():
             loader.sampler.set_epoch(epoch, start)
         for a, b in zip(workers, in_process, strict=True):
             assert torch.equal(a["image"], b["image"]) and torch.equal(a["index"], b["index"])
+
+
+def test_uint8_images_normalised_on_the_device_equal_torchvisions_float_pipeline():
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    reference = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)(T.ToTensor()(T.Resize((32, 32))(image)))
+    item = build_transform(32, train=False)(image)
+    assert item.dtype == torch.uint8 and item.shape == (3, 32, 32)
+    assert torch.allclose(network_input(item[None], torch.device("cpu"))[0], reference, atol=1e-5)
+
+
+def test_cutout_fills_a_square_with_the_mean_colour():
+    torch.manual_seed(3)
+    image = torch.full((3, 32, 32), 255, dtype=torch.uint8)
+    out = normalize(Cutout(0.5)(image)[None])[0]
+    hole = (out.abs() < 1 / 57).all(0)  # the mean, to within 1/255 of the 0-255 scale over std * 255
+    assert 0 < hole.sum() <= 16 * 16 and (out[:, ~hole] > 2).all() and (image == 255).all()
+
+
+def test_jpegs_are_decoded_at_a_reduced_scale_no_smaller_than_the_training_size(tmp_path):
+    path = str(tmp_path / "big.jpg")
+    gradient = np.linspace(0, 255, 400, dtype=np.uint8)
+    Image.fromarray(np.stack([np.tile(gradient, (300, 1))] * 3, -1)).save(path)
+    assert load_rgb(path).size == (400, 300)
+    assert load_rgb(path, 64).size == (100, 75)  # 1/4: 1/8 would leave 37 < 64 rows
+    assert load_rgb(path, 160).size == (400, 300)  # 1/2 would leave 150 < 160 rows
+    full, reduced = (build_transform(64, train=False)(load_rgb(path, size)).float() for size in (None, 64))
+    assert (full - reduced).abs().mean() < 2
