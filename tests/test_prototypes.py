@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from datasets.transforms import normalize
 from models import build_model
 from mpscd.distillers import STRUCTURE_TERMS, build_distiller, schedule_factor
 from mpscd.prototypes import PrototypeBank
@@ -84,11 +85,12 @@ def test_gradients_reach_student_and_heads_never_teacher():
 
 def test_teacher_pass_initialisation():
     distiller = tiny_distiller(prototype_init="teacher_pass")
-    images, labels = torch.randn(4, 3, 32, 32), torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]])
+    images = torch.randint(256, (4, 3, 32, 32), dtype=torch.uint8)  # as a loader gives them
+    labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]])
     distiller.prepare([{"image": images[:2], "target": labels[:2]}, {"image": images[2:], "target": labels[2:]}],
                       torch.device("cpu"))
     with torch.no_grad():
-        t = F.normalize(distiller.teacher(images)["embeddings"], dim=-1)
+        t = F.normalize(distiller.teacher(normalize(images))["embeddings"], dim=-1)
     expected = F.normalize((t * (labels == 1).float()[..., None]).sum(0), dim=-1)
     assert distiller.bank_t.initialized.tolist() == [True, True, True, False]
     assert torch.allclose(distiller.bank_t.prototypes[:3], expected[:3], atol=1e-5)
