@@ -5,8 +5,10 @@ Prints, with ratios:
    gradient + student forward/backward + BCE + optimizer step), resnet50 -> resnet18;
 2. the MPSCD loss terms alone (forward + backward, prototype update and projection heads
    included) at COCO scale against a straightforward per-class Python loop;
-3. the training input pipeline (the real loader, decoding JPEGs or from the image cache)
-   against the same steps fed from tensors already in memory (needs --data_root);
+3. what one loader worker delivers, and the training input pipeline (the real loader,
+   decoding JPEGs or from the image cache) against the same steps fed from tensors already
+   in memory (needs --data_root; --pipeline_only for these alone, e.g. at the paper's
+   --img_size 224 --batch_size 64);
 4. peak memory (CPU max RSS; CUDA max allocated).
 
 With --recipe paper, instead: images/s of a full MPSCD step (shipped defaults) for the four
@@ -107,7 +109,7 @@ def paper_recipe(args, cfg, device):
         distiller = build_pair(teacher, student, 20, device, cfg)
         for mode in ("eager",) if args.no_compile else ("eager", "compiled"):
             if mode == "compiled":
-                distiller.compile_backbones()
+                distiller.compile_backbones(channels_last(device, cfg))
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             step = make_step(distiller, cfg, device, endless(batches).__next__)
@@ -287,6 +289,8 @@ def main(argv=None):
               f"{1000 * t_vec:.1f} ms, per-class loop {1000 * t_loop:.0f} ms, speed-up {t_loop / t_vec:.0f}x "
               "(target >= 10x)")
     if args.data_root:
+        print(f"3. one loader worker at {args.img_size} px: {worker_throughput(args, cfg):.0f} img/s "
+              "(read, decode, augment; one thread)")
         for source, (loader_speed, memory_speed) in input_pipeline(args, cfg, device).items():
             print(f"3. input pipeline ({source}, {args.workers} workers): {loader_speed:.0f} img/s from the loader, "
                   f"{memory_speed:.0f} img/s from memory, ratio {loader_speed / memory_speed:.2f} (target >= 0.90)")

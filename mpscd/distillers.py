@@ -51,14 +51,16 @@ class Distiller(nn.Module):
     def prepare(self, loader, device):
         """Called once before training (e.g. prototype initialisation)."""
 
-    def compile_backbones(self):
+    def compile_backbones(self, channels_last):
         """torch.compile the networks' backbones in place (checkpoint keys unchanged). The
         heads stay eager: MPSCD's gradient cap and the diagnostics differentiate with
         respect to the label-wise embeddings, which a compiled head would keep inside its
-        graph."""
+        graph. Inductor may turn convolutions to NHWC only where the eager layout is NHWC
+        (`channels_last`): in float32 on an AVX2 CPU, an NHWC RepVGG backward hangs or
+        corrupts the heap."""
         for network in (self.student, self.teacher):
             if network is not None:
-                network.backbone.compile()
+                network.backbone.compile(options={"layout_optimization": channels_last})
 
     def teacher_forward(self, images):
         """Teacher outputs without autograd; cloned out of inference mode so that losses

@@ -56,10 +56,11 @@ class Run:
         if self.cfg["sync_bn"] and world_size() > 1:
             distiller.student = torch.nn.SyncBatchNorm.convert_sync_batchnorm(distiller.student)
         distiller.to(self.device)
-        if channels_last(self.device, self.cfg):
+        nhwc = channels_last(self.device, self.cfg)
+        if nhwc:
             distiller.to(memory_format=torch.channels_last)
         if self.cfg["compile"]:
-            distiller.compile_backbones()
+            distiller.compile_backbones(nhwc)
         trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
                                self.work_dir, self.log, self.max_iters, self.train_set.classes)
         metrics = trainer.train(self.resume)

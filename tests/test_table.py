@@ -27,10 +27,6 @@ def table_args(table_file, work_dir, *extra):
     return [table_file, "--work_dir", str(work_dir), "--max_iters", "2", "--opts", *demo_opts(), *extra]
 
 
-def table_command(table_file, work_dir, *extra):
-    return [sys.executable, "-m", "mpscd.table", *table_args(table_file, work_dir, *extra)]
-
-
 def launches(run_dir):
     """How many times main.py started in this run folder (one log line per start)."""
     with open(os.path.join(run_dir, "log.txt")) as f:
@@ -72,30 +68,32 @@ def test_a_new_config_key_with_its_default_keeps_the_teacher_name(monkeypatch):
     assert table.recipe_name(cfg, table.teacher_recipe(cfg, 0)) != name
 
 
-def test_a_table_killed_and_run_again_runs_each_row_once(tmp_path):
+def test_a_table_killed_and_run_again_runs_each_row_once(tmp_path, monkeypatch, capsys):
     """Three demo rows (the whole demo table's planning is checked above) at two jobs."""
     work = tmp_path / "table"
     three_rows = [dict(label=m, config=f"{DEMO}/resnet34_to_resnet18_{m}.py") for m in ("vanilla", "mpscd", "mld")]
-    command = table_command(write_table(tmp_path / "t.py", three_rows), work, "--jobs", "2")
-    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = table_args(write_table(tmp_path / "t.py", three_rows), work, "--jobs", "2")
+    first = subprocess.Popen([sys.executable, "-m", "mpscd.table", *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not any(os.path.isfile(work / row / "seed0" / "results.json") for row in ("mpscd", "mld")):
         assert first.poll() is None and time.time() < deadline, "the table ended or stalled before any student"
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)  # the table process only: its running children go on as orphans
     first.wait()
-    partial = subprocess.run(command + ["--report"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert partial.returncode == 0 and "finished earlier" not in partial.stdout  # ran nothing
-    assert "| - | teacher |" in partial.stdout and ("| mpscd |" in partial.stdout or "| mld |" in partial.stdout)
-    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert table.main([*args, "--report"]) == []
+    partial = capsys.readouterr().out
+    assert "finished earlier" not in partial  # ran nothing
+    assert "| - | teacher |" in partial and ("| mpscd |" in partial or "| mld |" in partial)
+    monkeypatch.chdir(ROOT)  # where the table starts main.py
+    assert table.main(args) == []  # no failed run
+    again = capsys.readouterr().out
     teacher_dirs = list((work / "teachers").iterdir())
     assert len(teacher_dirs) == 1 and launches(teacher_dirs[0]) == 1
     rows = [row["label"] for row in three_rows]
     for row in rows:
         assert launches(work / row / "seed0") == 1, row
         assert not os.path.exists(work / row / "seed0" / "run.lock")
-        assert f"| {row} |" in again.stdout
+        assert f"| {row} |" in again
     assert (work / "table.md").read_text().count("| - | teacher |") == 1
     assert len((work / "table.csv").read_text().splitlines()) == 1 + 1 + len(rows)
 
