@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from models import build_model
 from mpscd.config import SCHEMA
 from mpscd.distillers import MPSCD
-from mpscd.evaluation import autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler, network_input
+from mpscd.evaluation import (autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler,
+                              network_input)
 from mpscd.trainer import build_optimizer
 
 
@@ -254,7 +255,8 @@ def main(argv=None):
     parser.add_argument("--no_bf16", action="store_true", help="float32 on the CPU (bf16 autocast is the default)")
     args = parser.parse_args(argv)
     if args.pipeline_only and (args.recipe == "paper" or not args.data_root):
-        parser.error("--pipeline_only needs --data_root and the default recipe (--img_size 224 --batch_size 64 for the paper's)")
+        parser.error("--pipeline_only needs --data_root and the default recipe "
+                     "(--img_size 224 --batch_size 64 for the paper's sizes)")
     paper = args.recipe == "paper"
     args.img_size = args.img_size or (224 if paper else 128)
     args.batch_size = args.batch_size or (64 if paper else 32)

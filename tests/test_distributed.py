@@ -171,8 +171,8 @@ def test_resume_under_torchrun_gives_identical_results(tmp_path):
                                                                           "resnet34_to_resnet18_mpscd.py"),
                 "--work_dir", str(work_dir), *extra, "--opts",
                 *demo_opts("teacher='mobilenet_v2'", "student='mobilenet_v2'", "teacher_train=dict(epochs=1)",
-                           "student_train=dict(epochs=2)", "batch_size=8", "checkpoint_interval=1", "deterministic=True",
-                           "num_workers=0")]
+                           "student_train=dict(epochs=2)", "batch_size=8", "checkpoint_interval=1",
+                           "deterministic=True", "num_workers=0")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(command(tmp_path / "reference"), check=True, capture_output=True, env=env)
     killed = tmp_path / "killed"

@@ -253,8 +253,9 @@ def test_truncated_jpeg_from_a_loader_worker_is_one_line(tmp_path, small_voc, ca
     jpeg.write_bytes(jpeg.read_bytes()[:300])
     cfg = os.path.join(ROOT, "configs", "voc", "resnet50_to_resnet18_vanilla.py")
     with pytest.raises(SystemExit) as exit_:
-        main.cli(["--cfg_file", cfg, "--data_root", str(small_voc), "--work_dir", str(tmp_path / "w"), "--max_iters", "1",
-                  "--opts", "pretrained=False", "img_size=32", "batch_size=4", "num_workers=1", "embed_dim=16"])
+        main.cli(["--cfg_file", cfg, "--data_root", str(small_voc), "--work_dir", str(tmp_path / "w"),
+                  "--max_iters", "1", "--opts", "pretrained=False", "img_size=32", "batch_size=4", "num_workers=1",
+                  "embed_dim=16"])
     stderr = capsys.readouterr().err
     assert exit_.value.code == 2
     assert stderr.strip().startswith("error: cannot decode image") and jpeg.name in stderr

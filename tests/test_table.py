@@ -73,7 +73,8 @@ def test_a_table_killed_and_run_again_runs_each_row_once(tmp_path, monkeypatch, 
     work = tmp_path / "table"
     three_rows = [dict(label=m, config=f"{DEMO}/resnet34_to_resnet18_{m}.py") for m in ("vanilla", "mpscd", "mld")]
     args = table_args(write_table(tmp_path / "t.py", three_rows), work, "--jobs", "2")
-    first = subprocess.Popen([sys.executable, "-m", "mpscd.table", *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen([sys.executable, "-m", "mpscd.table", *args], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not any(os.path.isfile(work / row / "seed0" / "results.json") for row in ("mpscd", "mld")):
         assert first.poll() is None and time.time() < deadline, "the table ended or stalled before any student"
