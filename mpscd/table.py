@@ -290,12 +290,17 @@ def main(argv=None):
     return failed
 
 
-if __name__ == "__main__":
+def cli(argv=None):
+    """main() for a shell: exit status 1 when a run failed, 2 with one line for a user's mistake."""
     try:
-        sys.exit(1 if main() else 0)
+        sys.exit(1 if main(argv) else 0)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to continue", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    cli()

@@ -103,9 +103,10 @@ def test_a_failed_run_is_reported_and_the_others_finish(tmp_path, monkeypatch, c
     rows = [dict(label="broken", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["teacher_checkpoint='nowhere.pth'"]),
             dict(label="vanilla", config=f"{DEMO}/resnet34_to_resnet18_vanilla.py")]
     monkeypatch.chdir(ROOT)  # where the table starts main.py
-    failed = table.main(table_args(write_table(tmp_path / "t.py", rows), tmp_path / "w", "--jobs", "2"))
+    with pytest.raises(SystemExit) as exit_:
+        table.cli(table_args(write_table(tmp_path / "t.py", rows), tmp_path / "w", "--jobs", "2"))
     stdout = capsys.readouterr().out
-    assert [job.label for job in failed] == ["broken"]
+    assert exit_.value.code == 1
     assert "[failed] broken seed 0: exit code 2: error:" in stdout
     assert "1 runs failed" in stdout and "| vanilla |" in stdout
     assert os.path.isfile(tmp_path / "w" / "vanilla" / "seed0" / "results.json")
