@@ -11,9 +11,12 @@ Prints, with ratios:
    --img_size 224 --batch_size 64);
 4. peak memory (CPU max RSS; CUDA max allocated).
 
+--modes compiled (or both) times the steps of 1. with compile = True (torch.compile of the
+backbones and of the distillation terms; the compiling steps untimed).
+
 With --recipe paper, instead: images/s of a full MPSCD step (shipped defaults) for the four
-seed pairs at the paper's 224 px and batch 64, eager and with compile = True (torch.compile
-of the backbones; the first step, which compiles, is timed apart), and each one's peak
+seed pairs at the paper's 224 px and batch 64, eager and with compile = True (the first
+step, which compiles, is timed apart), and each one's peak
 GPU memory; with --data_root also what one loader worker delivers at that recipe (read,
 decode, RandAugment, Cutout; one thread) and so how many workers the fastest pair needs.
 """
@@ -35,18 +38,26 @@ from mpscd.trainer import build_optimizer
 
 def timed(fn, steps, warmup=2, device=None):
     """Median seconds of one call of fn over `steps` calls after `warmup` calls."""
+    return timed_alternately([fn], steps, warmup, device)[0]
+
+
+def timed_alternately(fns, steps, warmup=2, device=None):
+    """Median seconds of one call of each of fns, called in turn `steps` times after `warmup`
+    turns: a drift in the machine's speed (a neighbour, the clock) hits all of them alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(steps):
-        if device is not None and device.type == "cuda":
-            torch.cuda.synchronize()
-        tic = time.perf_counter()
-        fn()
-        if device is not None and device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - tic)
-    return sorted(times)[len(times) // 2]
+        for fn, fn_times in zip(fns, times):
+            if device is not None and device.type == "cuda":
+                torch.cuda.synchronize()
+            tic = time.perf_counter()
+            fn()
+            if device is not None and device.type == "cuda":
+                torch.cuda.synchronize()
+            fn_times.append(time.perf_counter() - tic)
+    return [sorted(fn_times)[len(fn_times) // 2] for fn_times in times]
 
 
 def make_step(distiller, cfg, device, next_batch):
@@ -83,21 +94,27 @@ def random_batches(n, batch_size, num_classes, img_size, labels_per_image, seed=
     return out
 
 
-def build_pair(teacher, student, num_classes, device, cfg, **mpscd_options):
+def build_pair(teacher, student, training_labels, device, cfg, **mpscd_options):
     torch.manual_seed(0)
+    num_classes = training_labels.shape[1]
     distiller = MPSCD(build_model(student, num_classes), build_model(teacher, num_classes),
                       prototype_init="first_batch", **mpscd_options).to(device)
+    distiller.see_training_labels(training_labels)  # as a run does
     return distiller.to(memory_format=torch.channels_last) if channels_last(device, cfg) else distiller
 
 
 def step_overhead(args, cfg, device):
     batches = random_batches(4, args.batch_size, 20, args.img_size, 1.5)
-    vanilla = build_pair("resnet50", "resnet18", 20, device, cfg, lambda_pcrd=0.0, lambda_s2s=0.0, lambda_s2p=0.0,
+    labels = torch.cat([batch["target"] for batch in batches])
+    vanilla = build_pair("resnet50", "resnet18", labels, device, cfg, lambda_pcrd=0.0, lambda_s2s=0.0, lambda_s2p=0.0,
                          lambda_mld=0.0)
-    full = build_pair("resnet50", "resnet18", 20, device, cfg)
-    t_vanilla = timed(make_step(vanilla, cfg, device, endless(batches).__next__), args.steps, device=device)
-    t_full = timed(make_step(full, cfg, device, endless(batches).__next__), args.steps, device=device)
-    return t_vanilla, t_full
+    full = build_pair("resnet50", "resnet18", labels, device, cfg)
+    for mode in args.modes:
+        if mode == "compiled":  # the first two steps, which compile, are the untimed warm-up
+            for distiller in (vanilla, full):
+                distiller.compile_for_training(channels_last(device, cfg))
+        steps = [make_step(distiller, cfg, device, endless(batches).__next__) for distiller in (vanilla, full)]
+        yield mode, *timed_alternately(steps, args.steps, device=device)
 
 
 PAPER_PAIRS = (("resnet50", "resnet18"), ("wrn101", "wrn50"), ("repvgg_a2", "repvgg_a0"), ("swin_t", "mobilenet_v2"))
@@ -107,10 +124,10 @@ def paper_recipe(args, cfg, device):
     """Per seed pair and mode: (images/s, seconds of the first step, peak CUDA MiB or None)."""
     batches = random_batches(2, args.batch_size, 20, args.img_size, 1.5)
     for teacher, student in PAPER_PAIRS:
-        distiller = build_pair(teacher, student, 20, device, cfg)
-        for mode in ("eager",) if args.no_compile else ("eager", "compiled"):
+        distiller = build_pair(teacher, student, torch.cat([batch["target"] for batch in batches]), device, cfg)
+        for mode in args.modes:
             if mode == "compiled":
-                distiller.compile_backbones(channels_last(device, cfg))
+                distiller.compile_for_training(channels_last(device, cfg))
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             step = make_step(distiller, cfg, device, endless(batches).__next__)
@@ -170,6 +187,7 @@ def loss_terms(args, device, B=64, C=80, D=768):
     # the terms alone: no BCE here for the structure gradient cap to compare with
     distiller = MPSCD(FixedOutputs(s), FixedOutputs(t), prototype_init="first_batch",
                       structure_grad_cap=0.0).to(device)
+    distiller.see_training_labels(labels)
     distiller.bank_s.update(s.detach(), torch.ones(1, C, device=device).expand(B, C))
     distiller.bank_t.update(t, torch.ones(1, C, device=device).expand(B, C))
 
@@ -201,10 +219,11 @@ def input_pipeline(args, cfg, device):
     """images/s of `pipeline_steps` student steps fed by the real training loader (a new
     epoch's pass, its persistent workers already started) vs the same batches in memory."""
     from mpscd.data import make_train_loader
-    distiller = build_pair("resnet50", "resnet18", 20, device, cfg)
+    datasets = {cache: voc_train_set(args, cfg, cache) for cache in (False, True)}
+    distiller = build_pair("resnet50", "resnet18", datasets[False].targets, device, cfg)
     steps, results = args.pipeline_steps, {}
-    for cache in (False, True):
-        loader = make_train_loader(voc_train_set(args, cfg, cache), args.batch_size, args.workers, seed=0)
+    for cache, dataset in datasets.items():
+        loader = make_train_loader(dataset, args.batch_size, args.workers, seed=0)
         in_memory = [batch for _, batch in zip(range(steps), loader)]
         from_memory = make_step(distiller, cfg, device, endless(in_memory).__next__)
         t_memory = timed(lambda: [from_memory() for _ in range(steps)], 1, warmup=1, device=device)
@@ -246,7 +265,9 @@ def main(argv=None):
                         help="paper: the four seed pairs at 224 px, batch 64, eager and compiled")
     parser.add_argument("--img_size", type=int, help="default 128 (224 with --recipe paper)")
     parser.add_argument("--batch_size", type=int, help="default 32 (64 with --recipe paper)")
-    parser.add_argument("--no_compile", action="store_true", help="--recipe paper without the compiled rows")
+    parser.add_argument("--modes", choices=("eager", "compiled", "both"),
+                        help="the step figures eager, with compile = True, or both; default: eager (both with "
+                             "--recipe paper)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (median)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--data_root", help="the VOC 2007 sample, for the input-pipeline figures")
@@ -260,6 +281,8 @@ def main(argv=None):
     paper = args.recipe == "paper"
     args.img_size = args.img_size or (224 if paper else 128)
     args.batch_size = args.batch_size or (64 if paper else 32)
+    args.modes = args.modes or ("both" if paper else "eager")
+    args.modes = ("eager", "compiled") if args.modes == "both" else (args.modes,)
     device = torch.device(args.device)
     cfg = default_cfg()
     cfg["cpu_bf16"] = not args.no_bf16
@@ -283,9 +306,9 @@ def main(argv=None):
         return
 
     if not args.pipeline_only:
-        t_vanilla, t_full = step_overhead(args, cfg, device)
-        print(f"1. step, resnet50 -> resnet18: vanilla distillation {1000 * t_vanilla:.0f} ms, "
-              f"full MPSCD {1000 * t_full:.0f} ms, ratio {t_full / t_vanilla:.3f} (target <= 1.05)")
+        for mode, t_vanilla, t_full in step_overhead(args, cfg, device):
+            print(f"1. step, resnet50 -> resnet18, {mode}: vanilla distillation {1000 * t_vanilla:.0f} ms, "
+                  f"full MPSCD {1000 * t_full:.0f} ms, ratio {t_full / t_vanilla:.3f} (target <= 1.05)", flush=True)
         t_vec, t_loop, n_pos = loss_terms(args, device)
         print(f"2. MPSCD loss terms fwd+bwd at B=64, C=80, D=768, {n_pos} positives: vectorised "
               f"{1000 * t_vec:.1f} ms, per-class loop {1000 * t_loop:.0f} ms, speed-up {t_loop / t_vec:.0f}x "

@@ -25,8 +25,14 @@ class Distiller(nn.Module):
         self.student = student
         self.teacher = teacher
         self.progress = 0.0  # fraction of the stage's steps done, set by the trainer (for schedules)
+        self.max_positives_per_image = None  # set by see_training_labels (None: unknown, up to C)
         if teacher is not None:
             teacher.requires_grad_(False).eval()
+
+    def see_training_labels(self, targets):
+        """The training set's labels [N, C] (array or tensor): the most positives one image
+        has bounds the pairs a step must handle."""
+        self.max_positives_per_image = int((torch.as_tensor(targets) == 1).sum(1).max())
 
     def train(self, mode=True):
         super().train(mode)
@@ -51,16 +57,18 @@ class Distiller(nn.Module):
     def prepare(self, loader, device):
         """Called once before training (e.g. prototype initialisation)."""
 
-    def compile_backbones(self, channels_last):
-        """torch.compile the networks' backbones in place (checkpoint keys unchanged). The
-        heads stay eager: MPSCD's gradient cap and the diagnostics differentiate with
-        respect to the label-wise embeddings, which a compiled head would keep inside its
-        graph. Inductor may turn convolutions to NHWC only where the eager layout is NHWC
-        (`channels_last`): in float32 on an AVX2 CPU, an NHWC RepVGG backward hangs or
-        corrupts the heap."""
+    def compile_for_training(self, channels_last):
+        """compile = True: torch.compile the networks' backbones in place (checkpoint keys
+        unchanged) and the method's distillation terms (their elementwise work fused into a
+        few kernels: a GPU step is otherwise bound by launching small ones). The heads stay
+        eager: MPSCD's gradient cap and the diagnostics differentiate with respect to the
+        label-wise embeddings, which a compiled head would keep inside its graph. Inductor
+        may turn convolutions to NHWC only where the eager layout is NHWC (`channels_last`):
+        in float32 on an AVX2 CPU, an NHWC RepVGG backward hangs or corrupts the heap."""
         for network in (self.student, self.teacher):
             if network is not None:
                 network.backbone.compile(options={"layout_optimization": channels_last})
+        self.distillation_terms = torch.compile(self.distillation_terms)
 
     def teacher_forward(self, images):
         """Teacher outputs without autograd; cloned out of inference mode so that losses
@@ -76,8 +84,17 @@ class Distiller(nn.Module):
         s = self.student(images)
         return s, t, {"bce": losses.bce_loss(s["logits"], targets)}
 
+    def distillation_terms(self, s, t, targets):
+        """The method's weighted loss terms besides BCE, from the student's and the teacher's
+        outputs: tensor arithmetic only (no state changes), what compile = True compiles.
+        Called with autocast off: loss arithmetic in float32."""
+        return {}
+
     def forward_train(self, images, targets):
-        return self.outputs_and_bce(images, targets)[2]
+        s, t, terms = self.outputs_and_bce(images, targets)
+        with torch.autocast(images.device.type, enabled=False):
+            terms.update(self.distillation_terms(s, t, targets))
+        return terms
 
     def forward(self, images, targets):
         """The training forward, so that DistributedDataParallel can wrap a distiller."""
@@ -171,25 +188,30 @@ class MPSCD(Distiller):
     def forward_train(self, images, targets):
         s, t, terms = self.outputs_and_bce(images, targets)
         with torch.autocast(images.device.type, enabled=False):  # loss arithmetic in float32
-            if self.lambdas["mld"]:
-                terms["mld"] = self.lambdas["mld"] * losses.kd_loss(s["logits"], t["logits"], self.logit_temperature)
             if self.uses_prototypes:  # correction before the losses, on this batch
                 self.bank_s.update(s["embeddings"].detach(), targets)
                 self.bank_t.update(t["embeddings"], targets)
-            s_emb, t_emb, labels = s["embeddings"], t["embeddings"], targets
-            if self.gather_across_ranks:  # contrast against every rank's batch
-                s_emb, t_emb, labels = gather_rows(s_emb), gather_rows(t_emb), gather_rows(labels)
-            if self.lambdas["pcrd"]:
-                terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_emb, t_emb, labels)
-            if self.lambdas["s2s"]:
-                terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_emb, t_emb, labels)
-            if self.lambdas["s2p"]:
-                terms["s2p"] = self.lambdas["s2p"] * self._s2p(s_emb, t_emb, labels)
-            if self.structure_schedule:
-                factor = schedule_factor(self.structure_schedule, self.progress)
-                terms.update({k: factor * v for k, v in terms.items() if k in STRUCTURE_TERMS})
-            if self.structure_grad_cap and torch.is_grad_enabled():
-                self._cap_structure_gradient(terms, s["embeddings"])
+            terms.update(self.distillation_terms(s, t, targets))
+        if self.structure_schedule:
+            factor = schedule_factor(self.structure_schedule, self.progress)
+            terms.update({k: factor * v for k, v in terms.items() if k in STRUCTURE_TERMS})
+        if self.structure_grad_cap and torch.is_grad_enabled():
+            self._cap_structure_gradient(terms, s["embeddings"])
+        return terms
+
+    def distillation_terms(self, s, t, targets):
+        terms = {}
+        if self.lambdas["mld"]:
+            terms["mld"] = self.lambdas["mld"] * losses.kd_loss(s["logits"], t["logits"], self.logit_temperature)
+        s_emb, t_emb, labels = s["embeddings"], t["embeddings"], targets
+        if self.gather_across_ranks:  # contrast against every rank's batch
+            s_emb, t_emb, labels = gather_rows(s_emb), gather_rows(t_emb), gather_rows(labels)
+        if self.lambdas["pcrd"]:
+            terms["pcrd"] = self.lambdas["pcrd"] * self._pcrd(s_emb, t_emb, labels)
+        if self.lambdas["s2s"]:
+            terms["s2s"] = self.lambdas["s2s"] * self._s2s(s_emb, t_emb, labels)
+        if self.lambdas["s2p"]:
+            terms["s2p"] = self.lambdas["s2p"] * self._s2p(s_emb, t_emb, labels)
         return terms
 
     def _cap_structure_gradient(self, terms, embeddings):
@@ -240,9 +262,18 @@ class MPSCD(Distiller):
 
     def _pcrd(self, s_emb, t_emb, labels):
         """PCRD on the prototype-aware residuals of the positives (every positive's class
-        has a prototype in both banks: they were corrected on this batch first)."""
+        has a prototype in both banks: they were corrected on this batch first). Where the
+        training labels bound the positives per image (max_positives_per_image = k < C), the
+        projection heads see only each image's k highest-labelled pairs, which hold all its
+        positives: a static shape, and a fraction k / C of the heads' work."""
         r_s, r_t = self._residuals(s_emb, t_emb)
-        return losses.pcrd_loss(self.proj_s(r_s), self.proj_t(r_t), labels, self.tau_r, self.pcrd_positives)
+        classes, k = None, self.max_positives_per_image
+        if k is not None and k < labels.shape[1]:
+            classes = labels.topk(k, dim=1).indices
+            labels = labels.gather(1, classes)
+            rows = classes[:, :, None]
+            r_s, r_t = r_s.gather(1, rows.expand(-1, -1, r_s.shape[2])), r_t.gather(1, rows.expand(-1, -1, r_t.shape[2]))
+        return losses.pcrd_loss(self.proj_s(r_s), self.proj_t(r_t), labels, self.tau_r, self.pcrd_positives, classes)
 
 
 class LogitKD(Distiller):
@@ -256,10 +287,8 @@ class LogitKD(Distiller):
         super().__init__(student, teacher)
         self.lambda_kd, self.temperature = lambda_kd, temperature
 
-    def forward_train(self, images, targets):
-        s, t, terms = self.outputs_and_bce(images, targets)
-        terms[self.term] = self.lambda_kd * losses.kd_loss(s["logits"], t["logits"], self.temperature)
-        return terms
+    def distillation_terms(self, s, t, targets):
+        return {self.term: self.lambda_kd * losses.kd_loss(s["logits"], t["logits"], self.temperature)}
 
 
 class MLD(LogitKD):
@@ -287,12 +316,10 @@ class L2D(Distiller):
         super().__init__(student, teacher)
         self.lambdas = {"mld": lambda_mld, "cd": lambda_cd, "id": lambda_id}
 
-    def forward_train(self, images, targets):
-        s, t, terms = self.outputs_and_bce(images, targets)
+    def distillation_terms(self, s, t, targets):
         class_aware, instance_aware = losses.l2d_structure_losses(s["embeddings"], t["embeddings"], targets)
         values = {"mld": losses.mld_loss(s["logits"], t["logits"]), "cd": class_aware, "id": instance_aware}
-        terms.update({k: self.lambdas[k] / len(targets) * v for k, v in values.items()})
-        return terms
+        return {k: self.lambdas[k] / len(targets) * v for k, v in values.items()}
 
 
 class FeatureKD(Distiller):
@@ -305,10 +332,8 @@ class FeatureKD(Distiller):
         super().__init__(student, teacher)
         self.lambda_kd = lambda_kd
 
-    def forward_train(self, images, targets):
-        s, t, terms = self.outputs_and_bce(images, targets)
-        terms[self.loss_name] = self.lambda_kd * getattr(losses, f"{self.loss_name}_loss")(s["feature"], t["feature"])
-        return terms
+    def distillation_terms(self, s, t, targets):
+        return {self.loss_name: self.lambda_kd * getattr(losses, f"{self.loss_name}_loss")(s["feature"], t["feature"])}
 
 
 class RKD(FeatureKD):

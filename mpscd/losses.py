@@ -47,11 +47,12 @@ def _masked_kl(teacher_logits, student_logits, mask):
     return _masked_mean(kl.sum(-1), mask.any(-1))
 
 
-def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance"):
-    """PCRD: InfoNCE between student projections u [B, C, p] and teacher projections
-    v [B, C, p] of the prototype-aware representations, over the positive set
-    A = {(i, c): labels[i, c] = 1}: anchor u_a against the keys {v_b: b in A}, its positive
-    v_a ("instance") or every v_b of its class ("class")."""
+def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance", classes=None):
+    """PCRD: InfoNCE between student projections u [B, K, p] and teacher projections
+    v [B, K, p] of the prototype-aware representations, over the positive set
+    A = {(i, k): labels[i, k] = 1}: anchor u_a against the keys {v_b: b in A}, its positive
+    v_a ("instance") or every v_b of its class ("class"). K = C, pair k of class k, unless
+    `classes` [B, K] gives each pair's class (a subset of each image's pairs)."""
     if positive_keys not in ("instance", "class"):
         raise ValueError(f"pcrd positives must be 'instance' or 'class', got {positive_keys!r}")
     positive = (labels == 1).flatten()
@@ -60,7 +61,7 @@ def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance"):
     if positive_keys == "instance":
         per_anchor = -log_prob.diagonal()
     else:
-        _, cls = _pairs(labels)
+        cls = _pairs(labels)[1] if classes is None else classes.flatten()
         same = (cls[:, None] == cls[None, :]) & positive[None, :]
         per_anchor = -(log_prob * same).sum(1) / same.sum(1).clamp_min(1)
     return _masked_mean(per_anchor, positive)

@@ -55,12 +55,13 @@ class Run:
     def stage(self, name, distiller, schedule):
         if self.cfg["sync_bn"] and world_size() > 1:
             distiller.student = torch.nn.SyncBatchNorm.convert_sync_batchnorm(distiller.student)
+        distiller.see_training_labels(self.train_set.targets)
         distiller.to(self.device)
         nhwc = channels_last(self.device, self.cfg)
         if nhwc:
             distiller.to(memory_format=torch.channels_last)
         if self.cfg["compile"]:
-            distiller.compile_backbones(nhwc)
+            distiller.compile_for_training(nhwc)
         trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
                                self.work_dir, self.log, self.max_iters, self.train_set.classes)
         metrics = trainer.train(self.resume)

@@ -72,7 +72,7 @@ def test_compiled_backbones_give_the_eager_losses_and_gradients():
     eager = build_distiller({"type": "mpscd", "prototype_init": "first_batch"}, build_model("resnet18", 4, 16),
                             build_model("resnet18", 4, 24)).train()
     compiled = copy.deepcopy(eager)
-    compiled.compile_backbones(channels_last=False)
+    compiled.compile_for_training(channels_last=False)
     images, targets = torch.randn(3, 3, 32, 32), torch.tensor([[1.0, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, -1]])
     results = []
     for distiller in (eager, compiled):

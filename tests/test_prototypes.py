@@ -66,6 +66,25 @@ def tiny_distiller(**options):
                            student, teacher)
 
 
+@pytest.mark.parametrize("positives", ["instance", "class"])
+def test_pcrd_on_each_images_highest_labels_equals_pcrd_on_all_pairs(positives):
+    """max_positives_per_image = k (the run sets it from the training labels): the projection
+    heads see k pairs per image, and PCRD and its gradients are those over all C pairs."""
+    labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, -1, 0], [0, 0, 0, 0], [1, 0, 0, 1]])
+    images = torch.randn(4, 3, 32, 32)
+    results = []
+    for k in (None, 2):
+        distiller = tiny_distiller(pcrd_positives=positives, lambda_mld=0.0, lambda_s2s=0.0, lambda_s2p=0.0,
+                                   structure_grad_cap=0.0).train()
+        distiller.max_positives_per_image = k
+        torch.manual_seed(1)  # the heads' dropout draws alike
+        pcrd = distiller.forward_train(images, labels)["pcrd"]
+        pcrd.backward()
+        results.append([pcrd, distiller.proj_t[0].weight.grad, distiller.student.head.queries.grad])
+    for dense, compact in zip(*results):
+        assert torch.allclose(dense, compact, rtol=1e-5, atol=1e-7)
+
+
 def test_gradients_reach_student_and_heads_never_teacher():
     distiller = tiny_distiller().train()
     labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 1]])
