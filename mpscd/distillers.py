@@ -1,7 +1,8 @@
 """Distillers: one object holding the student, the frozen teacher and every extra module
 (projection heads, prototype banks) of a method. forward_train() returns a dict of named,
 weighted loss terms that the trainer sums and logs; trainable_parameters() hands the
-optimizer everything that learns. A new method is one subclass registered in DISTILLERS."""
+optimizer everything that learns. A new method is one subclass registered in DISTILLERS,
+usually with nothing but its distillation_terms()."""
 import inspect
 
 import numpy as np
@@ -271,8 +272,7 @@ class MPSCD(Distiller):
         if k is not None and k < labels.shape[1]:
             classes = labels.topk(k, dim=1).indices
             labels = labels.gather(1, classes)
-            rows = classes[:, :, None]
-            r_s, r_t = r_s.gather(1, rows.expand(-1, -1, r_s.shape[2])), r_t.gather(1, rows.expand(-1, -1, r_t.shape[2]))
+            r_s, r_t = (r.gather(1, classes[:, :, None].expand(-1, -1, r.shape[2])) for r in (r_s, r_t))
         return losses.pcrd_loss(self.proj_s(r_s), self.proj_t(r_t), labels, self.tau_r, self.pcrd_positives, classes)
 
 

@@ -166,8 +166,9 @@ class StageTrainer:
             self.iter_in_epoch += 1
             self.global_iter += 1
             if self.compiling_since is not None:  # compilation happens in the first step
-                self.log(f"[{self.stage}] first step with torch.compile: "
-                         f"{format_duration(time.time() - self.compiling_since)} (compiling the backbones and the distillation terms)")
+                took = format_duration(time.time() - self.compiling_since)
+                self.log(f"[{self.stage}] first step with torch.compile: {took} "
+                         "(compiling the backbones and the distillation terms)")
                 self.compiling_since = None
             for k, v in terms.items():  # summed on the device: no synchronisation per term
                 sums[k] = sums.get(k, 0.0) + v.detach().float()
