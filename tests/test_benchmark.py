@@ -17,6 +17,13 @@ def test_loss_terms_and_step_overhead_run_on_the_default_mpscd():
     assert mode == "eager" and t_vanilla > 0 and t_full > 0
 
 
+def test_paper_recipe_runs(monkeypatch):
+    monkeypatch.setattr(benchmark, "PAPER_PAIRS", (("resnet18", "mobilenet_v2"),))  # a small pair, same code
+    args = argparse.Namespace(steps=1, batch_size=2, img_size=32, modes=("eager",))
+    (pair, mode, speed, first, memory), = benchmark.paper_recipe(args, benchmark.default_cfg(), torch.device("cpu"))
+    assert (pair, mode, memory) == ("resnet18 -> mobilenet_v2", "eager", None) and speed > 0 and first > 0
+
+
 def test_worker_throughput_at_the_paper_augmentation(tmp_path):
     args = argparse.Namespace(data_root=str(copy_voc_sample(tmp_path, per_split=3)), img_size=32)
     cfg = benchmark.default_cfg()

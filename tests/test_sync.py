@@ -28,6 +28,7 @@ def test_a_training_step_does_not_synchronise(spec):
     images = torch.randn(6, 3, 32, 32)
     targets = torch.tensor([[1, 0, 1, 0, -1], [0, 1, 0, 0, 0], [1, 1, 0, 0, 0],
                             [0, 0, 0, 0, 0], [1, 0, 0, 1, 1], [0, 0, 1, 1, 0]], dtype=torch.float)
+    distiller.see_training_labels(targets)  # as a run does: PCRD's heads on 3 of the 5 pairs per image
     forward_backward = lambda: sum(distiller(images, targets).values()).backward()
     distiller.train()
     forward_backward()  # prototype banks initialise on the first step
