@@ -65,9 +65,10 @@ def test_unknown_backbone_lists_the_known_ones():
         build_model("resnet9", 20)
 
 
-def test_compiled_backbones_give_the_eager_losses_and_gradients():
-    """compile = True (torch.compile of both backbones, the heads eager) on a tiny pair:
-    one MPSCD step (gradient cap included) equal to eager within float tolerance."""
+def test_compile_gives_the_eager_losses_and_gradients():
+    """compile = True (torch.compile of both backbones and of the distillation terms, the
+    heads eager) on a tiny pair: one MPSCD step (gradient cap included) equal to eager
+    within float tolerance."""
     torch.manual_seed(0)
     eager = build_distiller({"type": "mpscd", "prototype_init": "first_batch"}, build_model("resnet18", 4, 16),
                             build_model("resnet18", 4, 24)).train()
