@@ -125,8 +125,9 @@ PAPER_PAIRS = (("resnet50", "resnet18"), ("wrn101", "wrn50"), ("repvgg_a2", "rep
 def paper_recipe(args, cfg, device):
     """Per seed pair and mode: (images/s, seconds of the first step, peak CUDA MiB or None)."""
     batches = random_batches(2, args.batch_size, 20, args.img_size, 1.5)
+    labels = torch.cat([batch["target"] for batch in batches])
     for teacher, student in PAPER_PAIRS:
-        distiller = build_pair(teacher, student, torch.cat([batch["target"] for batch in batches]), device, cfg)
+        distiller = build_pair(teacher, student, labels, device, cfg)
         for mode in args.modes:
             if mode == "compiled":
                 distiller.compile_for_training(channels_last(device, cfg))
