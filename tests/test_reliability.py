@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, VOC_SAMPLE, copy_voc_sample, demo_opts, needs_voc_sample
+from conftest import ONE_THREAD, ROOT, VOC_SAMPLE, BackgroundRun, copy_voc_sample, demo_opts, needs_voc_sample
 import main
 from mpscd import losses
 from utils import UserError
@@ -68,21 +68,23 @@ def student_iteration(work_dir):
 
 def killed_when(condition, *cmd):
     """Start the run and SIGKILL it when `condition` holds."""
-    kill_when(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), condition)
+    kill_when(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ONE_THREAD), condition)
 
 
 def resume_to_end(work_dir, *cmd, says="resumed from"):
     assert not os.path.exists(work_dir / "results.json")
-    subprocess.run([*cmd, "--resume"], check=True, capture_output=True)
+    subprocess.run([*cmd, "--resume"], check=True, capture_output=True, env=ONE_THREAD)
     assert says in (work_dir / "log.txt").read_text()
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """The uninterrupted demo run that every kill-and-resume test must reproduce."""
+    """The uninterrupted demo run that every kill-and-resume test must reproduce; it runs
+    alongside the first test's interrupted runs."""
     work_dir = tmp_path_factory.mktemp("reference")
-    subprocess.run(command(work_dir), check=True, capture_output=True)
-    return work_dir
+    run = BackgroundRun(command(work_dir), work_dir)
+    yield run
+    run.process.kill()  # still running only if the tests failed before they needed it
 
 
 def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, reference):
@@ -93,8 +95,8 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, referen
     killed_when(in_last_teacher_epoch, *command(killed))
     killed_when(lambda: student_iteration(killed) >= 8, *command(killed, "--resume"))
     resume_to_end(killed, *command(killed))
-    assert final_metrics(killed) == final_metrics(reference)
-    assert_same_student(killed, reference)
+    assert final_metrics(killed) == final_metrics(reference.finished())
+    assert_same_student(killed, reference.finished())
     assert "iter 7/6" not in (killed / "log.txt").read_text()
 
 
@@ -107,8 +109,8 @@ def test_kill_before_the_first_student_checkpoint_builds_the_same_student(tmp_pa
     killed_when(started, *run)
     resume_to_end(killed, *run, says="trained to the end by an earlier run")
     assert not os.path.exists(killed / "student_last.pth") or position(killed, "student")[0] > 0
-    assert final_metrics(killed) == final_metrics(reference)
-    assert_same_student(killed, reference)
+    assert final_metrics(killed) == final_metrics(reference.finished())
+    assert_same_student(killed, reference.finished())
 
 
 @needs_voc_sample
@@ -118,16 +120,15 @@ def test_mpscd_resume_is_exact_when_a_class_has_no_training_positive(tmp_path):
     opts = ["pretrained=False", "img_size=32", "batch_size=4", "num_workers=0", "embed_dim=16", "print_freq=1",
             "teacher_train=dict(epochs=1)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
             "deterministic=True"]
-    runs = {name: command(tmp_path / name, "--data_root", str(root), config=config, opts=opts)
-            for name in ("reference", "killed")}
-    subprocess.run(runs["reference"], check=True, capture_output=True)
+    run = lambda work_dir: command(work_dir, "--data_root", str(root), config=config, opts=opts)
+    reference = BackgroundRun(run(tmp_path / "reference"), tmp_path / "reference")
     killed = tmp_path / "killed"
-    killed_when(lambda: student_iteration(killed) >= 3, *runs["killed"])
-    resume_to_end(killed, *runs["killed"])
+    killed_when(lambda: student_iteration(killed) >= 3, *run(killed))
+    resume_to_end(killed, *run(killed))
     bank = load_checkpoint(str(killed / "student_last.pth"))["distiller"]["bank_t.initialized"]
     assert not bank.all()  # the case under test: some class never had a prototype
-    assert final_metrics(killed) == final_metrics(tmp_path / "reference")
-    assert_same_student(killed, tmp_path / "reference")
+    assert final_metrics(killed) == final_metrics(reference.finished())
+    assert_same_student(killed, reference.finished())
 
 
 def test_kill_during_save_leaves_previous_checkpoint_loadable(tmp_path):
