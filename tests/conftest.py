@@ -1,9 +1,7 @@
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 
 import pytest
 from PIL import Image
@@ -14,26 +12,6 @@ VOC_SAMPLE = os.path.join(ROOT, "..", "shared", "data", "voc2007-sample")
 
 needs_voc_sample = pytest.mark.skipif(
     not os.path.isdir(VOC_SAMPLE), reason="the VOC 2007 sample (../shared/data/voc2007-sample) is not here")
-
-
-# Runs in a subprocess use one thread: the tests' tiny networks train no faster on two, and
-# a run started in the background then shares this machine's cores with the test's own runs
-# instead of fighting over them.
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-class BackgroundRun:
-    """A run started now, while the test goes on; `finished()` waits for it and returns its folder."""
-
-    def __init__(self, command, work_dir, env=ONE_THREAD):
-        self.work_dir, self.stderr = work_dir, tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.stderr, env=env)
-
-    def finished(self):
-        if self.process.wait() != 0:
-            self.stderr.seek(0)
-            raise AssertionError(f"the background run failed: {self.stderr.read().decode()[-2000:]}")
-        return self.work_dir
 
 
 def demo_opts(*extra):

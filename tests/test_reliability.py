@@ -5,12 +5,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 import torch
 
-from conftest import ONE_THREAD, ROOT, VOC_SAMPLE, BackgroundRun, copy_voc_sample, demo_opts, needs_voc_sample
+from conftest import ROOT, VOC_SAMPLE, copy_voc_sample, demo_opts, needs_voc_sample
 import main
 from mpscd import losses
 from utils import UserError
@@ -21,6 +22,11 @@ DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
 # the checkpoints small.
 EXACT = demo_opts("teacher='mobilenet_v2'", "student='mobilenet_v2'", "teacher_train=dict(epochs=2)",
                   "student_train=dict(epochs=2)", "checkpoint_interval=1", "deterministic=True", "num_workers=1")
+
+# Run processes use one thread: these tiny networks train no faster on two, and a reference
+# run in the background then shares the machine's cores with the test's own runs instead of
+# fighting over them.
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def command(work_dir, *extra, config=DEMO, opts=EXACT):
@@ -64,6 +70,20 @@ def position(work_dir, stage):
 
 def student_iteration(work_dir):
     return (position(work_dir, "student") or (0, 0, 0))[2]
+
+
+class BackgroundRun:
+    """A run started now, while the test goes on; `finished()` waits for it and returns its folder."""
+
+    def __init__(self, command, work_dir):
+        self.work_dir, self.stderr = work_dir, tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.stderr, env=ONE_THREAD)
+
+    def finished(self):
+        if self.process.wait() != 0:
+            self.stderr.seek(0)
+            raise AssertionError(f"the reference run failed: {self.stderr.read().decode()[-2000:]}")
+        return self.work_dir
 
 
 def killed_when(condition, *cmd):
