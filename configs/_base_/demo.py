@@ -1,5 +1,6 @@
 # The built-in demo dataset (scikit-learn digits composed into multi-label images):
-# no download, a resnet34 teacher and a resnet18 student from scratch on the CPU in minutes.
+# no download, a resnet34 teacher and a resnet18 student from scratch on the CPU (2 cores:
+# ~9 minutes with native bfloat16, ~57 in float32 on AVX2; README).
 # The student gets 6 epochs to the teacher's 20 (with 10, the resnet18 beat its teacher).
 # (A mobilenet_v2 student barely learns in 6 epochs from scratch: 27.9 mAP, chance is 23.)
 dataset = "demo"
