@@ -71,15 +71,20 @@ class Images(torch.utils.data.Dataset):
         return {"image": self.images[i], "target": self.targets[i], "index": i}
 
 
-def gathered_s2s(rank, world, batch=6):
+def gathered_s2s(rank, world, batch=6, compiled=False):
     """S2S over every rank's batch (gather_rows): the loss and this rank's gradient
-    (divided by world, as DDP's averaging does) for its slice of a fixed batch."""
+    (divided by world, as DDP's averaging does) for its slice of a fixed batch. compiled:
+    traced by torch.compile as compile = True traces the distillation terms (aot_eager:
+    the same graph without inductor's C++ compilation)."""
     g = torch.Generator().manual_seed(3)
     embeddings = torch.randn(batch, 4, 8, generator=g)
     labels = (torch.rand(batch, 4, generator=g) < 0.5).float()
     rows = slice(rank * batch // world, (rank + 1) * batch // world)
     local = embeddings[rows].clone().requires_grad_(True)
-    loss = s2s_loss(gather_rows(local), gather_rows(local.detach() * 2 + 1), gather_rows(labels[rows]), 0.1)
+
+    def gathered_loss(local):
+        return s2s_loss(gather_rows(local), gather_rows(local.detach() * 2 + 1), gather_rows(labels[rows]), 0.1)
+    loss = (torch.compile(gathered_loss, backend="aot_eager") if compiled else gathered_loss)(local)
     loss.backward()
     return loss.item(), (local.grad / world).numpy()
 
@@ -114,8 +119,8 @@ def worker(rank, world, port, out):
         dataset = Images()
         loader = make_test_loader(dataset, 4, 0, rank, world)
         metrics = evaluate(scoring_net(), loader, torch.device("cpu"), CFG)
-        # 3. gathered contrast: the loss of the whole batch, each rank's gradient its share
-        gathered = gathered_s2s(rank, world)
+        # 3. gathered contrast, eager and compiled: the loss of the whole batch, each rank's gradient its share
+        gathered = [gathered_s2s(rank, world, compiled=compiled) for compiled in (False, True)]
         # 4. final student weights under DDP
         weights = train_weights(world, rank)
         out.put((rank, metrics, {k: v.numpy() for k, v in weights.items()}, gathered))
@@ -140,13 +145,13 @@ def test_two_processes_match_one():
     for key in single:
         np.testing.assert_allclose(metrics[key], single[key], rtol=1e-6)
     loss, grad = gathered_s2s(0, 1)
-    for _, _, _, (rank_loss, rank_grad) in results:
-        assert rank_loss == pytest.approx(loss, rel=1e-5)
-    assert np.allclose(np.concatenate([r[3][1] for r in results]), grad, atol=1e-6)
+    for mode in (0, 1):  # eager, compiled
+        shares = [gathered[mode] for _, _, _, gathered in results]
+        assert all(rank_loss == pytest.approx(loss, rel=1e-5) for rank_loss, _ in shares)
+        assert np.allclose(np.concatenate([rank_grad for _, rank_grad in shares]), grad, atol=1e-6)
     reference = train_weights(1, 0)
     worst = max((torch.from_numpy(weights[k]) - reference[k]).abs().max().item() for k in reference)
     assert worst < 1e-5, worst
-
 
 
 def test_shards_cover_every_index_once():

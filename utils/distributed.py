@@ -55,8 +55,9 @@ def gather_rows(x):
     """Concatenate every rank's x along the first dimension (rank order), keeping the
     autograd graph: the gradient of each rank's rows flows back to that rank. Every rank's
     x has the same shape (training batches are full: drop_last), so no sizes are exchanged
-    and the host does not wait."""
+    and the host does not wait. The functional collective also traces into a compiled graph
+    (torch.distributed.nn's all_gather, which it replaces, is deprecated)."""
     if not is_distributed():
         return x
-    import torch.distributed.nn.functional as dist_nn
-    return torch.cat(dist_nn.all_gather(x))
+    from torch.distributed._functional_collectives import all_gather_single_autograd
+    return all_gather_single_autograd(x, 0, dist.group.WORLD)
