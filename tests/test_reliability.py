@@ -73,7 +73,9 @@ def student_iteration(work_dir):
 
 
 class BackgroundRun:
-    """A run started now, while the test goes on; `finished()` waits for it and returns its folder."""
+    """A run started now, while the test goes on; `finished()` waits for it and returns its
+    folder. As a context manager it kills the run on leaving, which only a failed test does
+    before the run has ended."""
 
     def __init__(self, command, work_dir):
         self.work_dir, self.stderr = work_dir, tempfile.TemporaryFile()
@@ -84,6 +86,14 @@ class BackgroundRun:
             self.stderr.seek(0)
             raise AssertionError(f"the reference run failed: {self.stderr.read().decode()[-2000:]}")
         return self.work_dir
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.process.kill()
+        self.process.wait()
+        self.stderr.close()
 
 
 def killed_when(condition, *cmd):
@@ -102,9 +112,8 @@ def reference(tmp_path_factory):
     """The uninterrupted demo run that every kill-and-resume test must reproduce; it runs
     alongside the first test's interrupted runs."""
     work_dir = tmp_path_factory.mktemp("reference")
-    run = BackgroundRun(command(work_dir), work_dir)
-    yield run
-    run.process.kill()  # still running only if the tests failed before they needed it
+    with BackgroundRun(command(work_dir), work_dir) as run:
+        yield run
 
 
 def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, reference):
@@ -115,8 +124,9 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, referen
     killed_when(in_last_teacher_epoch, *command(killed))
     killed_when(lambda: student_iteration(killed) >= 8, *command(killed, "--resume"))
     resume_to_end(killed, *command(killed))
-    assert final_metrics(killed) == final_metrics(reference.finished())
-    assert_same_student(killed, reference.finished())
+    reference_dir = reference.finished()
+    assert final_metrics(killed) == final_metrics(reference_dir)
+    assert_same_student(killed, reference_dir)
     assert "iter 7/6" not in (killed / "log.txt").read_text()
 
 
@@ -129,8 +139,9 @@ def test_kill_before_the_first_student_checkpoint_builds_the_same_student(tmp_pa
     killed_when(started, *run)
     resume_to_end(killed, *run, says="trained to the end by an earlier run")
     assert not os.path.exists(killed / "student_last.pth") or position(killed, "student")[0] > 0
-    assert final_metrics(killed) == final_metrics(reference.finished())
-    assert_same_student(killed, reference.finished())
+    reference_dir = reference.finished()
+    assert final_metrics(killed) == final_metrics(reference_dir)
+    assert_same_student(killed, reference_dir)
 
 
 @needs_voc_sample
@@ -141,14 +152,15 @@ def test_mpscd_resume_is_exact_when_a_class_has_no_training_positive(tmp_path):
             "teacher_train=dict(epochs=1)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
             "deterministic=True"]
     run = lambda work_dir: command(work_dir, "--data_root", str(root), config=config, opts=opts)
-    reference = BackgroundRun(run(tmp_path / "reference"), tmp_path / "reference")
     killed = tmp_path / "killed"
-    killed_when(lambda: student_iteration(killed) >= 3, *run(killed))
-    resume_to_end(killed, *run(killed))
-    bank = load_checkpoint(str(killed / "student_last.pth"))["distiller"]["bank_t.initialized"]
-    assert not bank.all()  # the case under test: some class never had a prototype
-    assert final_metrics(killed) == final_metrics(reference.finished())
-    assert_same_student(killed, reference.finished())
+    with BackgroundRun(run(tmp_path / "reference"), tmp_path / "reference") as reference:
+        killed_when(lambda: student_iteration(killed) >= 3, *run(killed))
+        resume_to_end(killed, *run(killed))
+        bank = load_checkpoint(str(killed / "student_last.pth"))["distiller"]["bank_t.initialized"]
+        assert not bank.all()  # the case under test: some class never had a prototype
+        reference_dir = reference.finished()
+    assert final_metrics(killed) == final_metrics(reference_dir)
+    assert_same_student(killed, reference_dir)
 
 
 def test_kill_during_save_leaves_previous_checkpoint_loadable(tmp_path):
