@@ -5,5 +5,5 @@ VARIANTS = ("mld", "l2d", "mpscd_centred_mld", "mpscd_centred_mld_x10", "mpscd_c
             "mpscd_centred_mld_cap1", "kd",
             "mpscd_centred_kd",
             "mpscd_centred_mld_x01", "vanilla", "mpscd", "mpscd_centred_mld_cap1_warmup",
-            "mpscd_authors_pcsd", "mpscd_centred_mld_cap1_decay", "mpscd_first")
+            "mpscd_authors_pcsd", "mpscd_centred_mld_cap1_decay", "mpscd_first", "mpscd_s2p_mld")
 rows = [dict(label=name, config=f"../voc_sample/resnet34_to_mobilenetv2_{name}.py") for name in VARIANTS]
