@@ -222,10 +222,10 @@ def input_pipeline(args, cfg, device):
     """images/s of `pipeline_steps` student steps fed by the real training loader (a new
     epoch's pass, its persistent workers already started) vs the same batches in memory."""
     from mpscd.data import make_train_loader
-    distiller = build_pair("resnet50", "resnet18", voc_train_set(args, cfg, False).targets, device, cfg)
+    datasets = {cache: voc_train_set(args, cfg, cache) for cache in (False, True)}
+    distiller = build_pair("resnet50", "resnet18", datasets[False].targets, device, cfg)
     steps, results = args.pipeline_steps, {}
-    for cache in (False, True):
-        dataset = voc_train_set(args, cfg, cache)  # the decoded-image cache only while it is timed
+    for cache, dataset in datasets.items():
         loader = make_train_loader(dataset, args.batch_size, args.workers, seed=0)
         in_memory = [batch for _, batch in zip(range(steps), loader)]
         from_memory = make_step(distiller, cfg, device, endless(in_memory).__next__)
