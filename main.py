@@ -16,6 +16,7 @@ from utils import UserError
 from utils.distributed import init_from_environment, is_main_process, rank, world_size
 from utils.logger import format_duration, get_logger
 from utils.metrics import PROTOCOLS
+from utils.provenance import code_version, describe
 from utils.run_lock import BUSY_EXIT_CODE, RunFolderBusy, RunLock
 from utils.seed import seed_everything
 
@@ -76,9 +77,10 @@ def run(args, cfg, work_dir, device):
 
     if is_main_process():
         cfg.dump(os.path.join(work_dir, "config.py"))
-    log(f"config {args.cfg_file} -> run folder {work_dir}, device {device}")
+    version = code_version(device)
+    log(f"config {args.cfg_file} -> run folder {work_dir}; {describe(version)}")
     tic = time.time()
-    results = Run(cfg, work_dir, device, log, args.max_iters, args.resume).run()
+    results = Run(cfg, work_dir, device, log, args.max_iters, args.resume).run(version)
     log(f"done in {format_duration(time.time() - tic)}: student mAP {results['student_metrics']['mAP']:.2f}"
         + (f", teacher mAP {results['teacher_metrics']['mAP']:.2f}" if results["teacher_metrics"] else ""))
     return results

@@ -33,6 +33,16 @@ def mean_sd(values):
     return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
 
 
+def commits(runs):
+    """The code the runs ran (results.json's "code"): short commits, "+" where the tree had
+    uncommitted changes, "unrecorded" for runs older than the record."""
+    def short(code):
+        if not code or not code.get("commit"):
+            return "unrecorded"
+        return code["commit"][:8] + ("+" if code["dirty"] else "")
+    return ", ".join(sorted({short(run.get("code")) for run in runs}))
+
+
 def _settings_key(run):
     # the settings as text; "null" where results.json predates their recording
     return run["method"], json.dumps(run.get("distiller"), sort_keys=True)
@@ -60,8 +70,8 @@ def method_labels(runs):
 
 
 def table_rows(runs):
-    """[(dataset, teacher, student, method, img_size, n_runs, {column: cell})], teachers first.
-    Runs group by everything but the seed, distiller settings included."""
+    """[(dataset, teacher, student, method, img_size, n_runs, {column: cell})], teachers first;
+    the cells include "commit". Runs group by everything but the seed, distiller settings included."""
     labels = method_labels(runs)
     groups = {}
     for run in runs:
@@ -71,29 +81,39 @@ def table_rows(runs):
     rows, teachers = [], {}
     for (dataset, teacher, student, method, size), group in groups.items():
         metrics = [r["student_metrics"] for r in group]
-        rows.append((dataset, teacher, student, method, size, len(group),
-                     {c: mean_sd([m[c] for m in metrics]) for c in COLUMNS}))
+        rows.append((dataset, teacher, student, method, size, len(group), cells(metrics, group)))
         for r in group:
             if r["teacher_metrics"]:  # one entry per distinct teacher model
-                teachers.setdefault((dataset, teacher, size), {})[r["teacher_metrics"]["mAP"]] = r["teacher_metrics"]
-    teacher_rows = [(d, t, "-", "teacher", s, len(ms), {c: mean_sd([m[c] for m in ms.values()]) for c in COLUMNS})
-                    for (d, t, s), ms in teachers.items()]
+                teachers.setdefault((dataset, teacher, size), {})[r["teacher_metrics"]["mAP"]] = r
+    teacher_rows = [(d, t, "-", "teacher", s, len(by_map),
+                     cells([r["teacher_metrics"] for r in by_map.values()], by_map.values()))
+                    for (d, t, s), by_map in teachers.items()]
     return sorted(teacher_rows) + sorted(rows, key=lambda r: r[:5])
 
 
+def cells(metrics, runs):
+    """A row's cells: mean ± sd of each column over `metrics`, and the commits of `runs`."""
+    return {**{c: mean_sd([m[c] for m in metrics]) for c in COLUMNS}, "commit": commits(runs)}
+
+
 def markdown(rows):
-    head = ["dataset", "teacher", "student", "method", "img", "runs", *COLUMNS]
+    """The table, and a warning under it when its rows ran different code."""
+    head = ["dataset", "teacher", "student", "method", "img", "runs", *COLUMNS, "commit"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for *key, n, cells in rows:
-        lines.append("| " + " | ".join([*map(str, key), str(n), *(cells[c] for c in COLUMNS)]) + " |")
+    for *key, n, row_cells in rows:
+        lines.append("| " + " | ".join([*map(str, key), str(n), *(row_cells[c] for c in (*COLUMNS, "commit"))]) + " |")
+    versions = {v for *_, row_cells in rows for v in row_cells["commit"].split(", ")}
+    if len(versions) > 1:
+        lines.append(f"\nThis table mixes code versions ({', '.join(sorted(versions))}): compare only rows "
+                     "run with the same commit.")
     return "\n".join(lines)
 
 
 def write_csv(rows, file):
     writer = csv.writer(file)
-    writer.writerow(["dataset", "teacher", "student", "method", "img_size", "runs", *COLUMNS])
-    for *key, n, cells in rows:
-        writer.writerow([*key, n, *(cells[c] for c in COLUMNS)])
+    writer.writerow(["dataset", "teacher", "student", "method", "img_size", "runs", *COLUMNS, "commit"])
+    for *key, n, row_cells in rows:
+        writer.writerow([*key, n, *(row_cells[c] for c in (*COLUMNS, "commit"))])
 
 
 def main(argv=None):

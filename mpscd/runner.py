@@ -92,7 +92,8 @@ class Run:
                 json.dump(metrics, f)
         return model, metrics
 
-    def run(self):
+    def run(self, code=None):
+        """code: the commit, torch and device the run ran with (utils.provenance), recorded."""
         cfg = self.cfg
         needs_teacher = distiller_class(cfg["distiller"]).needs_teacher  # checks the spec first
         teacher, teacher_metrics = None, None
@@ -108,7 +109,7 @@ class Run:
                    "method": cfg["distiller"]["type"], "distiller": distiller_settings(cfg["distiller"]),
                    "seed": cfg["seed"], "img_size": cfg["img_size"],
                    "classes": self.train_set.classes, "teacher_metrics": teacher_metrics,
-                   "student_metrics": metrics}
+                   "student_metrics": metrics, "code": code}
         if is_main_process():
             with open(os.path.join(self.work_dir, "results.json"), "w") as f:
                 json.dump(results, f, indent=1)

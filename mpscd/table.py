@@ -29,7 +29,7 @@ import time
 
 from mpscd.config import SCHEMA, load_config
 from mpscd.distillers import distiller_class
-from mpscd.report import COLUMNS, markdown, mean_sd, write_csv
+from mpscd.report import cells, markdown, write_csv
 from utils import UserError
 from utils.logger import format_duration
 from utils.run_lock import BUSY_EXIT_CODE, lock_holder
@@ -231,7 +231,7 @@ def table_report(jobs):
         if job.label is None and job.state == "done":
             r = job.results()
             rows.append((r["dataset"], r["student"], "-", "teacher", r["img_size"], 1,
-                         {c: mean_sd([r["student_metrics"][c]]) for c in COLUMNS}))
+                         cells([r["student_metrics"]], [r])))
     by_label = {}
     for job in jobs:
         if job.label is not None and job.state == "done":
@@ -239,7 +239,7 @@ def table_report(jobs):
     for label, runs in by_label.items():
         r = runs[0]
         rows.append((r["dataset"], r["teacher"] if r["teacher_metrics"] else "-", r["student"], label,
-                     r["img_size"], len(runs), {c: mean_sd([run["student_metrics"][c] for run in runs]) for c in COLUMNS}))
+                     r["img_size"], len(runs), cells([run["student_metrics"] for run in runs], runs)))
     return rows
 
 

@@ -3,6 +3,7 @@ command tables run folders made by main.py."""
 import glob
 import json
 import os
+import runpy
 
 import pytest
 import torch
@@ -10,9 +11,9 @@ import torch
 from conftest import ROOT, copy_voc_sample, demo_opts, make_coco, make_nuswide
 import main
 from models import build_model
-from mpscd import report
+from mpscd import report, table
 from mpscd.config import load_config
-from mpscd.distillers import build_distiller
+from mpscd.distillers import build_distiller, distiller_settings
 
 CONFIGS = sorted(f for f in glob.glob(os.path.join(ROOT, "configs", "*", "*.py"))
                  if os.path.basename(os.path.dirname(f)) not in ("_base_", "tables"))
@@ -86,13 +87,19 @@ def test_report_tables_seeds_and_ablations(tmp_path, capsys):
     demo_run(tmp_path / "vanilla" / "seed0", "vanilla", "seed=0")
     demo_run(tmp_path / "vanilla" / "seed1", "vanilla", "seed=1")
     demo_run(tmp_path / "mpscd", "mpscd")
-    demo_run(tmp_path / "mpscd_s2s1", "mpscd", "distiller=dict(type='mpscd', lambda_s2s=1.0)")
+    demo_run(tmp_path / "mpscd_s2s1", "mpscd", "distiller=dict(type='mpscd', lambda_s2s=0.5)")
     capsys.readouterr()  # the runs' logs
     report.main([str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| dataset | teacher | student | method | img | runs | mAP |")
+    assert lines[0].endswith("| commit |")
     rows = {line.split(" | ")[3]: line.split(" | ") for line in lines[2:]}
-    assert set(rows) == {"teacher", "vanilla", "mpscd (lambda_s2s=0.01)", "mpscd (lambda_s2s=1.0)"}
+    assert set(rows) == {"teacher", "vanilla", "mpscd (lambda_s2s=0.5)", "mpscd (lambda_s2s=1.0)"}
+    code = json.loads((tmp_path / "mpscd" / "results.json").read_text())["code"]
+    assert code["torch"] == torch.__version__ and code["device"].startswith("cpu")
+    if code["commit"]:  # a git checkout: the run names its commit in results.json, the log and the table
+        assert len(code["commit"]) == 40 and code["commit"] in (tmp_path / "mpscd" / "log.txt").read_text()
+        assert rows["vanilla"][-1].strip(" |") == code["commit"][:8] + ("+" if code["dirty"] else "")
     assert rows["vanilla"][5] == "2" and " ± " in rows["vanilla"][6]  # two seeds: mean ± std
     assert rows["teacher"][5] == "1"  # both MPSCD runs trained the same seed-0 teacher; vanilla has none
     vanilla = [json.loads((tmp_path / "vanilla" / s / "results.json").read_text())["student_metrics"]["mAP"]
@@ -100,7 +107,8 @@ def test_report_tables_seeds_and_ablations(tmp_path, capsys):
     assert rows["vanilla"][6].split(" ± ")[0] == f"{sum(vanilla) / 2:.2f}"
     report.main([str(tmp_path / "mpscd"), "--csv"])
     csv_lines = capsys.readouterr().out.splitlines()
-    assert csv_lines[0] == "dataset,teacher,student,method,img_size,runs,mAP,OF1_topk,CF1_topk,OF1_threshold,CF1_threshold"
+    assert csv_lines[0] == ("dataset,teacher,student,method,img_size,runs,mAP,OF1_topk,CF1_topk,OF1_threshold,"
+                            "CF1_threshold,commit")
     assert csv_lines[2].startswith("demo,resnet34,resnet18,mpscd,32,1,")
     with pytest.raises(SystemExit, match="no results.json"):
         report.main([str(tmp_path / "nothing")])
@@ -112,3 +120,59 @@ def test_report_labels_runs_without_recorded_settings():
             {"method": "mpscd", "distiller": {"type": "mpscd", "lambda_s2s": 1.0, "tau_s": 0.1}}]
     assert sorted(report.method_labels(runs).values()) == [
         "mpscd (lambda_s2s=0.1)", "mpscd (lambda_s2s=1.0)", "mpscd (settings not recorded)", "vanilla"]
+
+
+def test_report_says_when_a_table_mixes_commits():
+    def run(commit, dirty=False):
+        metrics = {c: 50.0 for c in report.COLUMNS}
+        return {"dataset": "voc", "teacher": "resnet50", "student": "resnet18", "method": "mld", "img_size": 224,
+                "distiller": {"type": "mld"}, "student_metrics": metrics, "teacher_metrics": None,
+                "code": {"commit": commit, "dirty": dirty}}
+    same = report.markdown(report.table_rows([run("a" * 40), run("a" * 40)]))
+    assert "mixes" not in same and same.splitlines()[2].endswith("| aaaaaaaa |")
+    mixed = report.markdown(report.table_rows([run("a" * 40), run("b" * 40, dirty=True), {**run(None), "seed": 2}]))
+    assert "| aaaaaaaa, bbbbbbbb+, unrecorded |" in mixed
+    assert "mixes code versions (aaaaaaaa, bbbbbbbb+, unrecorded)" in mixed
+
+
+SEED_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "voc", "*_mpscd.py"))
+                      + glob.glob(os.path.join(ROOT, "configs", "coco", "*_mpscd.py"))
+                      + glob.glob(os.path.join(ROOT, "configs", "nuswide", "*_mpscd.py")))
+
+
+def test_seed_configs_spell_out_mpscd_at_full_strength():
+    """Every option of the distiller is written in each seed config's own file (no hidden
+    default), the same in all of them, and not the light setting."""
+    assert len(SEED_CONFIGS) == 8
+    options = set(distiller_settings({"type": "mpscd"}))
+    settings = []
+    for path in SEED_CONFIGS:
+        written = runpy.run_path(path)["distiller"]
+        assert set(written) == options, path
+        settings.append(written)
+    assert all(s == settings[0] for s in settings)
+    full = settings[0]
+    assert full == distiller_settings({"type": "mpscd"})  # the distiller's defaults are the seed configs'
+    assert (full["lambda_pcrd"], full["lambda_s2s"], full["lambda_s2p"], full["structure_grad_cap"]) == (1, 1, 1, 0)
+    light = load_config(os.path.join(ROOT, "configs", "voc", "resnet50_to_resnet18_mpscd_light.py"))["distiller"]
+    assert light["lambda_s2p"] == 0.1 and light["s2s_relations"] == "class_residual"
+
+
+def test_ablations_remove_one_part_of_the_seed_config():
+    voc = os.path.join(ROOT, "configs", "voc", "resnet50_to_resnet18_{}.py")
+    full = load_config(voc.format("mpscd"))["distiller"]
+    removed = {"pcrd": dict(lambda_s2s=0.0, lambda_s2p=0.0), "pcsd": dict(lambda_pcrd=0.0),
+               "s2s": dict(lambda_pcrd=0.0, lambda_s2p=0.0), "s2p": dict(lambda_pcrd=0.0, lambda_s2s=0.0),
+               "mpscd_nocorrection": dict(prototype_momentum=1.0)}
+    for name, change in removed.items():
+        assert load_config(voc.format(name))["distiller"] == {**full, **change}, name
+
+
+def test_paper_sweep_table_plans(capsys):
+    table.main([os.path.join(ROOT, "configs", "tables", "voc_paper_sweep.py"), "--data_root", "DATA", "--dry_run",
+                "--work_dir", "sweep"])
+    lines = capsys.readouterr().out.splitlines()
+    labels = {line.split(" seed ")[0] for line in lines if " seed " in line}
+    assert labels == {"vanilla", "mld", "kd", "l2d", "mpscd", "mpscd_x0.1", "mpscd_x10", "mpscd_light"}
+    assert len([line for line in lines if " seed " in line]) == 24
+    assert any("lambda_pcrd=10.0, lambda_s2s=10.0, lambda_s2p=10.0" in line for line in lines)

@@ -67,11 +67,16 @@ def test_unknown_backbone_lists_the_known_ones():
 
 def test_compile_gives_the_eager_losses_and_gradients():
     """compile = True (torch.compile of both backbones and of the distillation terms, the
-    heads eager) on a tiny pair: one MPSCD step (gradient cap included) equal to eager
-    within float tolerance."""
+    heads eager) on a tiny pair: one step of MPSCD at full strength equal to eager within
+    float tolerance."""
     torch.manual_seed(0)
-    eager = build_distiller({"type": "mpscd", "prototype_init": "first_batch"}, build_model("resnet18", 4, 16),
-                            build_model("resnet18", 4, 24)).train()
+    eager = build_distiller({"type": "mpscd"}, build_model("resnet18", 4, 16), build_model("resnet18", 4, 24))
+    # prototypes from a pass over other images: residuals from this batch's own prototypes
+    # would be rounding noise for a class with one positive
+    eager.prepare([{"image": torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8),
+                    "target": torch.tensor([[1.0, 1, 0, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 1, 0, 1]])}],
+                  torch.device("cpu"))
+    eager.train()
     compiled = copy.deepcopy(eager)
     compiled.compile_for_training(channels_last=False)
     images, targets = torch.randn(3, 3, 32, 32), torch.tensor([[1.0, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, -1]])
@@ -87,3 +92,63 @@ def test_compile_gives_the_eager_losses_and_gradients():
         assert compiled_terms[k].item() == pytest.approx(eager_terms[k].item(), rel=2e-3, abs=1e-5), k
     relative_error = (compiled_grad - eager_grad).norm() / eager_grad.norm()
     assert relative_error < 5e-3  # 1e-3 here: inductor reorders the convolutions' and BatchNorm's sums
+
+
+def ml_decoder_reference(head, feature_map):
+    """ML-Decoder's forward in eval mode, written from its definition with the head's
+    parameters: relu(Linear) tokens; per query: LayerNorm(2q), multi-head cross-attention
+    with post-norm residual, ReLU feed-forward with post-norm residual; group FC."""
+    layer, D = head.decoder, head.queries.shape[1]
+    heads = layer.cross_attn.num_heads
+    tokens = torch.relu(feature_map.flatten(2).transpose(1, 2) @ head.input_proj.weight.T + head.input_proj.bias)
+    norm = lambda m, x: torch.nn.functional.layer_norm(x, (D,), m.weight, m.bias, m.eps)
+    w_q, w_k, w_v = layer.cross_attn.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = layer.cross_attn.in_proj_bias.chunk(3)
+    embeddings = []
+    for image_tokens in tokens:
+        x = norm(layer.norm1, 2 * head.queries)                           # [C, D]
+        split = lambda y: y.reshape(len(y), heads, D // heads).transpose(0, 1)  # [heads, n, D/heads]
+        q, k, v = split(x @ w_q.T + b_q), split(image_tokens @ w_k.T + b_k), split(image_tokens @ w_v.T + b_v)
+        attention = torch.softmax(q @ k.transpose(1, 2) / (D // heads) ** 0.5, dim=-1)
+        attended = (attention @ v).transpose(0, 1).reshape(len(x), D)
+        attended = attended @ layer.cross_attn.out_proj.weight.T + layer.cross_attn.out_proj.bias
+        x = norm(layer.norm2, x + attended)
+        hidden = torch.relu(x @ layer.linear1.weight.T + layer.linear1.bias)
+        x = norm(layer.norm3, x + hidden @ layer.linear2.weight.T + layer.linear2.bias)
+        embeddings.append(x)
+    embeddings = torch.stack(embeddings)
+    logits = torch.einsum("bcd,cd->bc", embeddings, head.class_weight) + head.class_bias
+    return logits, embeddings
+
+
+def test_head_is_ml_decoder():
+    """The head against ML-Decoder written from its definition (eval mode), and its
+    defining properties: fixed queries (a buffer no optimizer step moves) and no attention
+    between classes (class c's embedding ignores every other class's query)."""
+    torch.manual_seed(0)
+    model = build_model("resnet18", 5, embed_dim=32)
+    head = model.head.eval()
+    assert "queries" not in dict(head.named_parameters()) and "queries" in head.state_dict()
+    feature_map = torch.randn(3, model.backbone.out_channels, 4, 3)
+    logits, embeddings = head(feature_map)
+    ref_logits, ref_embeddings = ml_decoder_reference(head, feature_map)
+    assert torch.allclose(embeddings, ref_embeddings, atol=1e-5)
+    assert torch.allclose(logits, ref_logits, atol=1e-5)
+    assert head.class_weight.std().item() == pytest.approx((2 / (32 + 5)) ** 0.5, rel=0.3)  # xavier normal
+    assert torch.equal(head.class_bias, torch.zeros(5))
+
+    changed = head.queries.clone()
+    changed[[0, 1, 3, 4]] = torch.randn(4, 32)
+    with torch.no_grad():
+        original = head.queries.clone()
+        head.queries.copy_(changed)
+        _, moved = head(feature_map)
+        head.queries.copy_(original)
+    assert torch.allclose(moved[:, 2], embeddings[:, 2], atol=1e-6)
+    assert not torch.allclose(moved[:, 0], embeddings[:, 0], atol=1e-3)
+
+    head.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.randn(2, 3, 32, 32))["logits"].sum().backward()
+    optimizer.step()
+    assert torch.equal(head.queries, original)

@@ -80,7 +80,7 @@ def test_pcrd_on_each_images_highest_labels_equals_pcrd_on_all_pairs(positives):
         torch.manual_seed(1)  # the heads' dropout draws alike
         pcrd = distiller.forward_train(images, labels)["pcrd"]
         pcrd.backward()
-        results.append([pcrd, distiller.proj_t[0].weight.grad, distiller.student.head.queries.grad])
+        results.append([pcrd, distiller.proj_t[0].weight.grad, distiller.student.head.input_proj.weight.grad])
     for dense, compact in zip(*results):
         assert torch.allclose(dense, compact, rtol=1e-5, atol=1e-7)
 
@@ -188,3 +188,28 @@ def test_the_trainer_feeds_the_schedule_its_progress(tmp_path):
     assert first["loss_pcrd"] == first["loss_s2s"] == first["loss_s2p"] == 0.0
     assert second["loss_pcrd"] > 0 and second["loss_s2s"] > 0 and second["loss_s2p"] > 0
     assert first["loss_mld"] > 0
+
+
+def test_network_pass_sets_both_banks_and_without_correction_they_stay():
+    """prototype_init="network_pass": each bank is the normalised mean unit embedding of its
+    class from its own network in eval mode over the loader; with prototype_momentum=1 (the
+    "w/o correction" ablation) training steps leave both banks as that pass set them."""
+    distiller = tiny_distiller(prototype_init="network_pass", prototype_momentum=1.0).train()
+    torch.manual_seed(2)
+    batches = [{"image": torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8),
+                "target": torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 0]])} for _ in range(2)]
+    distiller.prepare(batches, torch.device("cpu"))
+    assert distiller.student.training and not distiller.teacher.training
+    for bank, network in ((distiller.bank_s, distiller.student), (distiller.bank_t, distiller.teacher)):
+        network.eval()
+        with torch.no_grad():
+            units = torch.cat([F.normalize(network(normalize(b["image"]))["embeddings"], dim=-1) for b in batches])
+        targets = torch.cat([b["target"] for b in batches])
+        assert bank.initialized.tolist() == [True, True, True, False]
+        for c in range(3):
+            expected = F.normalize(units[targets[:, c] == 1, c].sum(0), dim=0)
+            assert torch.allclose(bank.prototypes[c], expected, atol=1e-5)
+    distiller.train()
+    before = distiller.bank_s.prototypes.clone(), distiller.bank_t.prototypes.clone()
+    sum(distiller(normalize(batches[0]["image"]), batches[0]["target"]).values()).backward()
+    assert torch.equal(distiller.bank_s.prototypes, before[0]) and torch.equal(distiller.bank_t.prototypes, before[1])

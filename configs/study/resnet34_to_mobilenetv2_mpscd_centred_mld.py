@@ -7,4 +7,5 @@ _base_ = "../_base_/voc_sample.py"
 teacher = "resnet34"
 student = "mobilenet_v2"
 distiller = dict(type="mpscd", lambda_mld=1.0, lambda_pcrd=0.1, lambda_s2s=0.1, lambda_s2p=1.0,
-                 s2s_relations="class_residual", s2p_relations="images", structure_grad_cap=0.0)
+                 s2s_relations="class_residual", s2p_relations="images", structure_grad_cap=0.0,
+                 prototype_init="teacher_pass")

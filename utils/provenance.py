@@ -1,0 +1,39 @@
+"""What code and machine a run ran on, recorded in its log and results.json: numbers
+from different commits are not comparable (float-level changes move a seed's mAP)."""
+import os
+import platform
+import subprocess
+
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _git(*args):
+    try:
+        out = subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def device_name(device):
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"cpu ({platform.processor() or platform.machine()}, {capability}, {torch.get_num_threads()} threads)"
+
+
+def code_version(device):
+    """{commit, dirty, torch, device}; commit None outside a git checkout (e.g. an archive).
+    dirty: tracked files differ from the commit (untracked files, such as run folders, do not count)."""
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": bool(status), "torch": torch.__version__, "device": device_name(device)}
+
+
+def describe(version):
+    """One line for the log."""
+    commit = version["commit"] or "unknown (not a git checkout)"
+    dirty = " with uncommitted changes" if version["dirty"] else ""
+    return f"code {commit}{dirty}, torch {version['torch']}, device {version['device']}"
