@@ -7,11 +7,11 @@ import sys
 import time
 
 from datasets import build_dataset
-from mpscd.config import load_config
-from mpscd.data import make_test_loader
-from mpscd.evaluation import evaluate
-from mpscd.runner import Run, load_network
-from mpscd.trainer import Interrupted
+from mpscd.engine.config import load_config
+from mpscd.engine.data import make_test_loader
+from mpscd.engine.evaluation import evaluate
+from mpscd.engine.runner import Run, load_network
+from mpscd.engine.trainer import Interrupted
 from utils import UserError
 from utils.distributed import init_from_environment, is_main_process, rank, world_size
 from utils.logger import format_duration, get_logger

@@ -1,4 +1,4 @@
-"""Build the VOC 2007 sample of README.md's experiments from the official VOC 2007 trainval
+"""Build the VOC 2007 sample of docs/experiments.md from the official VOC 2007 trainval
 release (VOCtrainval_06-Nov-2007.tar, extracted):
 
     python -m datasets.make_voc_sample VOC2007_DIR OUT_DIR [--short_side 256]

@@ -14,7 +14,7 @@ Prints, with ratios:
 --modes compiled (or both) times the steps of 1. with compile = True (torch.compile of the
 backbones and of the distillation terms; the compiling steps untimed).
 
-With --recipe paper, instead: images/s of a full MPSCD step (shipped defaults) for the four
+With --recipe paper, instead: images/s of a full MPSCD step (the distiller's defaults) for the four
 seed pairs at the paper's 224 px and batch 64, eager and with compile = True (the first
 step, which compiles, is timed apart), and each one's peak GPU memory; with --data_root
 also what one loader worker delivers at that recipe (read, decode, RandAugment, Cutout;
@@ -29,11 +29,11 @@ import torch
 import torch.nn.functional as F
 
 from models import build_model
-from mpscd.config import SCHEMA
-from mpscd.distillers import MPSCD
-from mpscd.evaluation import (autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler,
+from mpscd.engine.config import SCHEMA
+from mpscd.methods.mpscd import MPSCD
+from mpscd.engine.evaluation import (autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler,
                               network_input)
-from mpscd.trainer import build_optimizer
+from mpscd.engine.trainer import build_optimizer
 
 
 def timed(fn, steps, warmup=2, device=None):
@@ -221,7 +221,7 @@ def voc_train_set(args, cfg, cache_images):
 def input_pipeline(args, cfg, device):
     """images/s of `pipeline_steps` student steps fed by the real training loader (a new
     epoch's pass, its persistent workers already started) vs the same batches in memory."""
-    from mpscd.data import make_train_loader
+    from mpscd.engine.data import make_train_loader
     datasets = {cache: voc_train_set(args, cfg, cache) for cache in (False, True)}
     distiller = build_pair("resnet50", "resnet18", datasets[False].targets, device, cfg)
     steps, results = args.pipeline_steps, {}

@@ -11,7 +11,7 @@ import sys
 import torch
 from torch import nn
 
-from mpscd.runner import load_network
+from mpscd.engine.runner import load_network
 from utils import UserError
 
 

@@ -19,9 +19,9 @@ import torch
 
 from datasets import build_dataset
 from datasets.transforms import normalize
-from mpscd.config import load_config
-from mpscd.data import make_test_loader
-from mpscd.runner import load_network
+from mpscd.engine.config import load_config
+from mpscd.engine.data import make_test_loader
+from mpscd.engine.runner import load_network
 from utils import UserError
 from utils.checkpoint import load_checkpoint
 from utils.logger import read_jsonl

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from datasets.base import load_rgb
 from datasets.transforms import build_transform
-from mpscd.evaluation import network_input
-from mpscd.runner import load_network
+from mpscd.engine.evaluation import network_input
+from mpscd.engine.runner import load_network
 from utils import UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

@@ -27,8 +27,8 @@ import subprocess
 import sys
 import time
 
-from mpscd.config import SCHEMA, load_config
-from mpscd.distillers import distiller_class
+from mpscd.engine.config import SCHEMA, load_config
+from mpscd.methods import distiller_class
 from mpscd.report import cells, markdown, write_csv
 from utils import UserError
 from utils.logger import format_duration

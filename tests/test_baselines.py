@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mpscd.losses import kd_loss, l2d_structure_losses, pkt_loss, rkd_loss
+from mpscd.methods.feature import pkt_loss, rkd_loss
+from mpscd.methods.l2d import l2d_structure_losses
+from mpscd.methods.logit import kd_loss
 from test_losses import LABEL_CASES, positive_list
 
 
@@ -130,7 +132,7 @@ MPSCD_FORMS = {"mpscd_relations": {"s2s_relations": "class_residual", "s2p_relat
 @pytest.mark.parametrize("name", ["mld", "kd", "l2d", "rkd", "pkt", "mpscd", *MPSCD_FORMS])
 def test_every_distiller_trains_only_the_student_side(name):
     from models import build_model
-    from mpscd.distillers import build_distiller
+    from mpscd.methods import build_distiller
     torch.manual_seed(0)
     spec = {"type": name.split("_")[0], **MPSCD_FORMS.get(name, {}),
             **({"prototype_init": "first_batch"} if name.startswith("mpscd") else {})}

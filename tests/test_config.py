@@ -1,8 +1,12 @@
+import os
+
 import pytest
 import torch
 
-from mpscd.config import SCHEMA, load_config
-from mpscd.evaluation import cuda_amp_dtype, needs_grad_scaler
+import main
+from conftest import ROOT
+from mpscd.engine.config import SCHEMA, load_config
+from mpscd.engine.evaluation import cuda_amp_dtype, needs_grad_scaler
 from utils import UserError
 
 
@@ -68,3 +72,51 @@ def test_cuda_precision_auto_is_bfloat16_without_grad_scaler_where_the_gpu_has_i
     assert needs_grad_scaler(cuda, {**cfg, "amp_dtype": "bfloat16"}) is False
     assert needs_grad_scaler(cuda, {**cfg, "amp": False}) is False
     assert needs_grad_scaler(torch.device("cpu"), cfg) is False
+
+
+DEMO_MPSCD = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
+# (--opts value, the key the error names): every one refused before any work starts.
+BAD_VALUES = [
+    ("teacher_train=dict(lr='1e-4')", "teacher_train.lr"), ("teacher_train=dict(epochs=-1)", "teacher_train.epochs"),
+    ("teacher_train=dict(epochs=2.5)", "teacher_train.epochs"), ("student_train=dict(lr=0)", "student_train.lr"),
+    ("student_train=dict(weight_decay=-1e-4)", "student_train.weight_decay"),
+    ("student_train=dict(pct_start=1.0)", "student_train.pct_start"), ("student_train=dict(lr=1e999)", "student_train.lr"),
+    ("teacher_train=[80]", "teacher_train"), ("augment=dict(cutout=1.5)", "augment.cutout"),
+    ("augment=dict(flip='yes')", "augment.flip"), ("demo=dict(train_size=0)", "demo.train_size"),
+    ("demo=dict(canvas=8)", "demo.canvas"), ("demo=dict(seed=-1)", "demo.seed"),
+    ("embed_dim=-5", "embed_dim"), ("embed_dim=100", "embed_dim"), ("num_workers=-1", "num_workers"),
+    ("batch_size=0", "batch_size"), ("img_size=4", "img_size"), ("img_size=64.0", "img_size"),
+    ("eval_threshold=1.5", "eval_threshold"), ("eval_interval=0", "eval_interval"), ("print_freq=0", "print_freq"),
+    ("checkpoint_interval=-3", "checkpoint_interval"), ("diagnostics=-1", "diagnostics"), ("seed=-2", "seed"),
+    ("dataset='imagenet'", "dataset"), ("teacher='resnet9'", "teacher"), ("student=18", "student"),
+    ("pretrained='no'", "pretrained"), ("amp_dtype='fp16'", "amp_dtype"), ("difficult='hard'", "difficult"),
+    ("teacher_checkpoint=''", "teacher_checkpoint"), ("compile=1", "compile"),
+    ("distiller='mpscd'", "distiller"), ("distiller=dict(type='crd')", "distiller.type"),
+    ("distiller=dict(type='mpscd', lambda_s2p='x')", "distiller.lambda_s2p"),
+    ("distiller=dict(type='mpscd', tau_s=0)", "distiller.tau_s"),
+    ("distiller=dict(type='mpscd', lambda_pcrd=-1)", "distiller.lambda_pcrd"),
+    ("distiller=dict(type='mpscd', prototype_momentum=1.5)", "distiller.prototype_momentum"),
+    ("distiller=dict(type='mpscd', s2s_relations='every')", "distiller.s2s_relations"),
+    ("distiller=dict(type='mpscd', proj_dim=0)", "distiller.proj_dim"),
+    ("distiller=dict(type='mpscd', structure_schedule=((0.5, 1), (0.2, 0)))", "distiller.structure_schedule"),
+    ("distiller=dict(type='mpscd', s2p_negatives=1)", "distiller.s2p_negatives"),
+    ("distiller=dict(type='kd', temperature=0)", "distiller.temperature"),
+    ("distiller=dict(type='l2d', lambda_cd=-100)", "distiller.lambda_cd"),
+    ("distiller=dict(type='mld', tau=2)", "distiller"),
+]
+
+
+@pytest.mark.parametrize("value,key", BAD_VALUES, ids=[v for v, _ in BAD_VALUES])
+def test_every_bad_value_is_one_error_line_before_any_work(value, key, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(main, "Run", None)  # nothing may be built: the check comes first
+    with pytest.raises(SystemExit) as exit_:
+        main.cli(["--cfg_file", DEMO_MPSCD, "--work_dir", str(tmp_path), "--opts", value])
+    stderr = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert stderr.startswith(f"error: {key} in --opts: ") and stderr.count("\n") == 1, stderr
+    assert "Traceback" not in stderr and not os.listdir(tmp_path)
+
+
+def test_a_bad_value_in_a_file_names_the_file(tmp_path):
+    with pytest.raises(UserError, match=r"^student_train\.lr in .*bad\.py: must be a number > 0, got int -1$"):
+        load_config(write(tmp_path / "bad.py", "student_train = dict(lr=-1)\n"))

@@ -12,8 +12,8 @@ from conftest import ROOT, copy_voc_sample, demo_opts, make_coco, make_nuswide
 import main
 from models import build_model
 from mpscd import report, table
-from mpscd.config import load_config
-from mpscd.distillers import build_distiller, distiller_settings
+from mpscd.engine.config import load_config
+from mpscd.methods import build_distiller, distiller_settings
 
 CONFIGS = sorted(f for f in glob.glob(os.path.join(ROOT, "configs", "*", "*.py"))
                  if os.path.basename(os.path.dirname(f)) not in ("_base_", "tables"))

@@ -15,12 +15,12 @@ from datasets.demo import DigitsDemo
 from datasets.nuswide import nuswide
 from datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, Cutout, build_transform, normalize
 from datasets.voc import VOC_CLASSES, voc2007
-from mpscd.config import load_config
-from mpscd.data import make_train_loader
-from mpscd.evaluation import network_input
+from mpscd.engine.config import load_config
+from mpscd.engine.data import make_train_loader
+from mpscd.engine.evaluation import network_input
 from utils import UserError
 
-# Images per class in the sample's README: (train "1", train "0", test "1", test "0").
+# Images per class of the VOC 2007 sample, as its maker counted them: (train "1", train "0", test "1", test "0").
 README_COUNTS = {
     "aeroplane": (112, 1, 72, 1), "bicycle": (116, 6, 64, 4), "bird": (180, 2, 80, 1), "boat": (81, 6, 47, 0),
     "bottle": (139, 14, 52, 3), "bus": (97, 3, 44, 2), "car": (376, 26, 177, 10), "cat": (163, 3, 78, 2),

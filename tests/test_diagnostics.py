@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from test_end_to_end import run_main
-from mpscd.diagnostics import effective_rank, embedding_health
+from mpscd.engine.diagnostics import effective_rank, embedding_health
 from utils.checkpoint import load_checkpoint
 from utils.logger import read_jsonl
 

@@ -10,11 +10,11 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 from models import build_model
-from mpscd.data import ShardSampler, make_test_loader
-from mpscd.distillers import build_distiller
-from mpscd.evaluation import evaluate
-from mpscd.losses import s2s_loss
-from mpscd.trainer import build_optimizer
+from mpscd.engine.data import ShardSampler, make_test_loader
+from mpscd.methods import build_distiller
+from mpscd.engine.evaluation import evaluate
+from mpscd.methods.mpscd.terms import s2s_loss
+from mpscd.engine.trainer import build_optimizer
 from utils.distributed import gather_rows
 
 CFG = {"amp": False, "cpu_bf16": False, "channels_last": False, "eval_threshold": 0.5}

@@ -7,7 +7,7 @@ import torch
 
 from conftest import ROOT, demo_opts
 import main
-from mpscd.runner import load_network
+from mpscd.engine.runner import load_network
 from utils import UserError
 from utils.checkpoint import load_checkpoint
 from utils.logger import read_jsonl
@@ -66,5 +66,5 @@ def test_cli_errors_are_one_line_messages(tmp_path, capsys):
         main.cli(["--cfg_file", DEMO, "--work_dir", str(tmp_path), "--opts", "distiller=dict(type='crd')"])
     stderr = capsys.readouterr().err
     assert exit_.value.code == 2
-    assert stderr.startswith("error: unknown distiller 'crd'; known: vanilla, mpscd")
+    assert stderr.startswith("error: distiller.type in --opts: unknown distiller 'crd'; known: kd, l2d, mld, mpscd")
     assert "Traceback" not in stderr and stderr.count("\n") == 1

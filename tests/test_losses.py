@@ -1,12 +1,14 @@
-"""Each loss against a plain loop written straight from METHOD.md."""
+"""Each MPSCD term against a plain loop written from its definition (docs/method.md)."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mpscd import losses
-from mpscd.losses import bce_loss, mld_loss, pcrd_loss, s2p_loss, s2p_over_images, s2s_loss
+from mpscd.methods.base import bce_loss
+from mpscd.methods.logit import mld_loss
+from mpscd.methods.mpscd import terms
+from mpscd.methods.mpscd.terms import pcrd_loss, s2p_loss, s2p_over_images, s2s_loss
 
 TAU = 0.1
 
@@ -151,7 +153,7 @@ def test_s2p(case, negatives):
 
 def test_s2s_on_one_class_residuals(case):
     labels, x = case
-    residual = lambda e, p: losses.unit(e) - losses.unit(p)
+    residual = lambda e, p: terms.unit(e) - terms.unit(p)
     loss = s2s_loss(residual(x["s"], x["ps"]), residual(x["t"], x["pt"]), labels, TAU, within_class=True)
     check(loss, ref_s2s_class_residual(x["s"], x["t"], x["ps"], x["pt"], labels), x["s"], x["t"])
 
@@ -160,7 +162,7 @@ def test_s2s_on_one_class_residuals(case):
 def test_s2p_over_images(case, with_invalid):
     labels, x = case
     valid = torch.arange(labels.shape[1]) % 2 == 0 if with_invalid else None
-    loss = s2p_over_images(x["s"], x["t"], losses.unit(x["ps"]), losses.unit(x["pt"]), labels, TAU, valid)
+    loss = s2p_over_images(x["s"], x["t"], terms.unit(x["ps"]), terms.unit(x["pt"]), labels, TAU, valid)
     check(loss, ref_s2p_over_images(x["s"], x["t"], x["ps"], x["pt"], labels, TAU, valid), x["s"], x["t"])
 
 
@@ -240,12 +242,12 @@ def ref_prototype_contrast_mse(s, t, ps, pt, labels, tau=0.07, valid=None):
 
 def test_supcon(case):
     labels, x = case
-    check(losses.supcon_loss(x["s"], labels), ref_supcon(x["s"], labels), x["s"])
+    check(terms.supcon_loss(x["s"], labels), ref_supcon(x["s"], labels), x["s"])
 
 
 @pytest.mark.parametrize("with_invalid", [False, True])
 def test_prototype_contrast_mse(case, with_invalid):
     labels, x = case
     valid = torch.arange(labels.shape[1]) % 2 == 0 if with_invalid else None
-    loss = losses.prototype_contrast_mse(x["s"], x["t"], x["ps"], x["pt"], labels, proto_valid=valid)
+    loss = terms.prototype_contrast_mse(x["s"], x["t"], x["ps"], x["pt"], labels, proto_valid=valid)
     check(loss, ref_prototype_contrast_mse(x["s"], x["t"], x["ps"], x["pt"], labels, valid=valid), x["s"], x["t"])

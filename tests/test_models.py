@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from models import BACKBONES, build_model
-from mpscd.distillers import build_distiller
+from mpscd.methods import build_distiller
 from utils import UserError
 
 

@@ -4,8 +4,9 @@ import torch.nn.functional as F
 
 from datasets.transforms import normalize
 from models import build_model
-from mpscd.distillers import STRUCTURE_TERMS, build_distiller, schedule_factor
-from mpscd.prototypes import PrototypeBank
+from mpscd.methods import build_distiller
+from mpscd.methods.mpscd import STRUCTURE_TERMS, schedule_factor
+from mpscd.methods.mpscd.prototypes import PrototypeBank
 from test_end_to_end import run_main
 from utils import UserError
 from utils.logger import read_jsonl
@@ -118,7 +119,7 @@ def test_teacher_pass_initialisation():
 
 def test_the_logit_term_at_temperature_t_is_kd():
     """lambda_mld with logit_temperature T is KD's T^2-scaled KL of softened sigmoids (MLD at T = 1)."""
-    from mpscd.losses import kd_loss, mld_loss
+    from mpscd.methods.logit import kd_loss, mld_loss
     labels = torch.tensor([[1.0, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 1]])
     images = torch.randn(3, 3, 32, 32)
     for temperature in (1.0, 4.0):

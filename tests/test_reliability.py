@@ -13,7 +13,7 @@ import torch
 
 from conftest import ROOT, VOC_SAMPLE, copy_voc_sample, demo_opts, needs_voc_sample
 import main
-from mpscd import losses
+from mpscd.methods import base
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 
@@ -192,12 +192,12 @@ def test_sigterm_saves_and_says_how_to_resume(tmp_path):
 def bce_nan_on_call(monkeypatch, call):
     """BCE turns NaN on its `call`-th evaluation (one per training step)."""
     calls = {"n": 0}
-    bce = losses.bce_loss
+    bce = base.bce_loss
 
     def breaks(logits, targets):
         calls["n"] += 1
         return bce(logits, targets) * (float("nan") if calls["n"] == call else 1.0)
-    monkeypatch.setattr(losses, "bce_loss", breaks)
+    monkeypatch.setattr(base, "bce_loss", breaks)
 
 
 def test_non_finite_loss_stops_naming_step_and_terms(tmp_path, monkeypatch):
@@ -321,10 +321,10 @@ def test_missing_data_folder_names_the_expected_path(tmp_path):
 
 
 def test_unknown_backbone_and_wrong_type_in_config(tmp_path):
-    with pytest.raises(UserError, match="unknown backbone 'resnet19'; known: resnet18"):
+    with pytest.raises(UserError, match="student in --opts: must be one of 'resnet18', .*got str 'resnet19'"):
         main.main(["--cfg_file", DEMO, "--work_dir", str(tmp_path), "--max_iters", "1",
                    "--opts", *demo_opts("student='resnet19'")])
-    with pytest.raises(UserError, match="img_size.*must be int"):
+    with pytest.raises(UserError, match="img_size.*must be an integer"):
         main.main(["--cfg_file", DEMO, "--work_dir", str(tmp_path), "--opts", "img_size=64.5"])
     with pytest.raises(UserError, match="unknown option.*lambda_foo.*distiller 'mpscd'"):
         main.main(["--cfg_file", DEMO, "--work_dir", str(tmp_path), "--opts", *demo_opts("distiller=dict(type='mpscd', lambda_foo=1)")])

@@ -1,12 +1,12 @@
 """A training step must not make the host wait for the device: no nonzero(), item() or
-boolean-mask indexing between the forward pass and the optimizer step (issue 14)."""
+boolean-mask indexing between the forward pass and the optimizer step."""
 import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
 
 from models import build_model
-from mpscd.distillers import DISTILLERS, build_distiller
-from mpscd.trainer import build_optimizer
+from mpscd.methods import DISTILLERS, build_distiller
+from mpscd.engine.trainer import build_optimizer
 
 SYNCING_OPS = ("aten::nonzero", "aten::item", "aten::_local_scalar_dense")
 # every distiller at its defaults, and MPSCD's other relations and options

@@ -12,7 +12,8 @@ import pytest
 from conftest import ROOT, demo_opts
 import main
 from mpscd import table
-from mpscd.config import SCHEMA, load_config
+from mpscd.engine.checks import Number
+from mpscd.engine.config import SCHEMA, load_config
 from utils.run_lock import BUSY_EXIT_CODE, RunFolderBusy, RunLock, lock_holder
 
 DEMO = os.path.join(ROOT, "configs", "demo")
@@ -61,7 +62,7 @@ def test_every_shipped_table_plans_its_runs(name, tmp_path):
 def test_a_new_config_key_with_its_default_keeps_the_teacher_name(monkeypatch):
     cfg = load_config(f"{DEMO}/resnet34_to_resnet18_mld.py")
     name = table.recipe_name(cfg, table.teacher_recipe(cfg, 0))
-    monkeypatch.setitem(SCHEMA, "a_new_key", (3, (int,)))
+    monkeypatch.setitem(SCHEMA, "a_new_key", (3, Number(int)))
     cfg = load_config(f"{DEMO}/resnet34_to_resnet18_mld.py")
     assert table.recipe_name(cfg, table.teacher_recipe(cfg, 0)) == name
     cfg["a_new_key"] = 4

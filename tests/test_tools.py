@@ -11,7 +11,7 @@ from conftest import ROOT, demo_opts
 import main
 from datasets.demo import DigitsDemo
 from mpscd import export, predict
-from mpscd.runner import load_network
+from mpscd.engine.runner import load_network
 from utils import UserError
 
 

@@ -1,4 +1,4 @@
-# The real-data experiment that fits a 2-core CPU: the VOC 2007 sample (README: how to build it)
+# The real-data experiment that fits a 2-core CPU: the VOC 2007 sample (docs/usage.md: how to build it)
 # (2,501 train / 1,255 test real images), from scratch (no ImageNet weights), at 64 px,
 # images decoded once into memory; a resnet34 teacher and mobilenet_v2 students
 # (the teacher schedule below says why).

@@ -1,4 +1,4 @@
-# The authors' code's PCSD (issue 13's candidate; docs/method.md): the student's own
+# The authors' code's PCSD (docs/method.md): the student's own
 # multi-label supervised contrast (tau 0.2) as S2S and each class's prototype contrast
 # matched to the teacher's by squared difference (tau 0.07) as S2P, at the authors'
 # weights 100 and 1000 (their module's defaults, on a BCE summed over the batch; ours is

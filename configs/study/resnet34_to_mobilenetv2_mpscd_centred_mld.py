@@ -1,7 +1,7 @@
 # MPSCD with relations that a teacher's shared embedding direction cannot flatten
 # (docs/method.md, docs/experiments.md): S2S within a class on prototype-centred
 # embeddings, S2P per class over the batch's images on centred similarities, PCRD as
-# before, plus MLD (the authors' code adds a logit term too); no gradient cap (the shipped
+# before, plus MLD (the authors' code adds a logit term too); no gradient cap (the
 # previous default, ..._mpscd_centred_mld_cap1.py, adds the cap at 1).
 _base_ = "../_base_/voc_sample.py"
 teacher = "resnet34"

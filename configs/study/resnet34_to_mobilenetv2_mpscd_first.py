@@ -1,4 +1,4 @@
-# METHOD.md's first formulation of MPSCD, the default until the study of
+# The first formulation of MPSCD, read from the paper's abstract, the default until the study of
 # docs/experiments.md: relations on raw unit embeddings (S2S between all objects of different
 # images, S2P over the prototypes), no logit term, no gradient cap, weight 0.1 on each term.
 _base_ = "../voc_sample/resnet34_to_mobilenetv2_mpscd_light.py"

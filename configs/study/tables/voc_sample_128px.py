@@ -1,7 +1,7 @@
 # The VOC-sample study at a GPU recipe: 128 px, 30 epochs for teacher and students,
 # batch 64, from scratch (the 64 px table, configs/tables/voc_sample.py, is the one for a CPU):
 #   python -m mpscd.table configs/study/tables/voc_sample_128px.py --data_root DATA --jobs 12
-# DATA: the VOC sample, or the same images at short side 136 px (README: how to build them).
+# DATA: the VOC sample, or the same images at short side 136 px (docs/usage.md: how to build them).
 # Rows in priority order: the light MPSCD against the baselines, then the previous
 # default (10x the light structure weights) and 10x that (docs/experiments.md, section 4),
 # then the previous default warmed up and decayed, and the authors' PCSD (section 5).

@@ -7,8 +7,8 @@ import time
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from mpscd.diagnostics import Diagnostics
-from mpscd.evaluation import autocast, channels_last, evaluate, needs_grad_scaler, network_input, summary
+from mpscd.engine.diagnostics import Diagnostics
+from mpscd.engine.evaluation import autocast, channels_last, evaluate, needs_grad_scaler, network_input, summary
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.distributed import is_distributed, is_main_process

@@ -7,10 +7,10 @@ import torch
 
 from datasets import build_dataset, with_test_transform
 from models import build_model
-from mpscd.data import make_test_loader, make_train_loader
-from mpscd.distillers import build_distiller, distiller_class, distiller_settings
-from mpscd.evaluation import channels_last, evaluate, summary
-from mpscd.trainer import StageTrainer
+from mpscd.engine.data import make_test_loader, make_train_loader
+from mpscd.methods import build_distiller, distiller_class, distiller_settings
+from mpscd.engine.evaluation import channels_last, evaluate, summary
+from mpscd.engine.trainer import StageTrainer
 from utils import UserError
 from utils.checkpoint import load_checkpoint
 from utils.distributed import is_main_process, rank, world_size

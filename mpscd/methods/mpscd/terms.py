@@ -1,12 +1,11 @@
-"""Loss terms of MPSCD (docs/method.md) and of the baselines it is compared with.
+"""MPSCD's loss terms (docs/method.md).
 
-The `*_loss` functions take raw [B, C, D] tensors and labels, normalise inside, compute in
-float32 (also under autocast) and return a float32 scalar that stays in the graph even
-when nothing contributes (then it is 0). MPSCD's terms are written on every (image, class)
-pair with a mask of the ones that take part (positives, labelled pairs), never on a
-gathered subset: shapes never depend on the labels, so a training step needs no
-nonzero() or boolean indexing, which would make the host wait for the GPU. No Python
-loop over samples or classes: every term is a few matrix products.
+They take raw [B, C, D] tensors and labels, normalise inside, compute in float32 (also
+under autocast) and return a float32 scalar that stays in the graph even when nothing
+contributes (then it is 0). They are written on every (image, class) pair with a mask of
+the ones that take part (positives, labelled pairs), never on a gathered subset: shapes
+never depend on the labels, so a training step needs no nonzero() or boolean indexing,
+which would make the host wait for the GPU. No Python loop over samples or classes.
 """
 import torch
 import torch.nn.functional as F
@@ -158,108 +157,3 @@ def prototype_contrast_mse(s, t, proto_s, proto_t, labels, tau=0.07, proto_valid
                 - torch.logsumexp(similarity.masked_fill(~present, _MASKED), dim=1))
 
     return _masked_mean((contrast(s, proto_s) - contrast(t, proto_t)) ** 2, present.any(1) & valid)
-
-
-def bce_loss(logits, targets):
-    """Binary cross-entropy summed over classes, averaged over images; targets of -1
-    (ignored labels) count nowhere."""
-    logits, targets = logits.float(), targets.float()
-    weight = (targets >= 0).float()
-    loss = F.binary_cross_entropy_with_logits(logits, targets.clamp(min=0), weight, reduction="none")
-    return loss.sum() / logits.shape[0]
-
-
-def mld_loss(student_logits, teacher_logits):
-    """L2D's multi-label logit distillation: per-class binary KL between
-    sigmoid(teacher) and sigmoid(student), summed over classes, averaged over images."""
-    s, t = student_logits.float(), teacher_logits.float()
-    p_t = torch.sigmoid(t)
-    kl = p_t * (F.logsigmoid(t) - F.logsigmoid(s)) + (1 - p_t) * (F.logsigmoid(-t) - F.logsigmoid(-s))
-    return kl.sum() / s.shape[0]
-
-
-# ---- baselines ------------------------------------------------------------------------
-
-def kd_loss(student_logits, teacher_logits, temperature=4.0):
-    """Hinton et al. 2015 ("Distilling the Knowledge in a Neural Network") for multi-label
-    outputs: per-class binary KL of the temperature-softened sigmoids, times T^2."""
-    return temperature ** 2 * mld_loss(student_logits.float() / temperature, teacher_logits.float() / temperature)
-
-
-def _normalised_distances(x):
-    """Pairwise Euclidean distances divided by their mean over distinct pairs (RKD's psi_D),
-    zero on the diagonal; masked sums, not boolean indexing, which would synchronise."""
-    n = x.shape[0]
-    off_diagonal = 1.0 - torch.eye(n, dtype=x.dtype, device=x.device)
-    d = torch.cdist(x, x) * off_diagonal
-    return d / (d.sum() / (n * (n - 1))).clamp_min(1e-12)
-
-
-def rkd_loss(student_feature, teacher_feature, distance_weight=25.0, angle_weight=50.0):
-    """Park et al., CVPR 2019 ("Relational Knowledge Distillation"): Huber loss between the
-    teacher's and student's mean-normalised pairwise distances (RKD-D) and between the
-    cosines of the angles of every triplet (RKD-A), on the pooled features."""
-    s, t = student_feature.float(), teacher_feature.float()
-    if s.shape[0] < 2:
-        return s.sum() * 0.0
-    n = s.shape[0]
-    distance = F.smooth_l1_loss(_normalised_distances(s), _normalised_distances(t), reduction="sum") / (n * (n - 1))
-    if s.shape[0] < 3:
-        return distance_weight * distance
-    # angle at anchor j between i and k: <unit(f_i - f_j), unit(f_k - f_j)>, for all i, j, k
-    e_s = F.normalize(s[:, None] - s[None], dim=-1)       # [B, B, F]: e[i, j] = unit(f_i - f_j)
-    e_t = F.normalize(t[:, None] - t[None], dim=-1)
-    angle_s = torch.einsum("ijd,kjd->ijk", e_s, e_s)
-    angle_t = torch.einsum("ijd,kjd->ijk", e_t, e_t)
-    return distance_weight * distance + angle_weight * F.smooth_l1_loss(angle_s, angle_t)
-
-
-def pkt_loss(student_feature, teacher_feature, eps=1e-7):
-    """Passalis & Tefas, ECCV 2018 ("Learning Deep Representations with Probabilistic
-    Knowledge Transfer"): cosine-similarity kernels turned into conditional probabilities
-    per row, KL(teacher || student) summed over pairs, averaged over the batch."""
-    def conditional(x):
-        x = F.normalize(x.float(), dim=1)
-        k = (x @ x.t() + 1.0) / 2.0
-        return k / k.sum(1, keepdim=True)
-    p_s, p_t = conditional(student_feature), conditional(teacher_feature)
-    return (p_t * torch.log((p_t + eps) / (p_s + eps))).sum(1).mean()
-
-
-def _structure_distances(e):
-    """Euclidean distances within each group of e [G, N, D] -> [G, N, N], computed as L2D's
-    official code does (squared-norm expansion clamped at 1e-12 before the root, so that
-    coincident points keep a finite gradient)."""
-    sq = e.pow(2).sum(-1)
-    return (sq[:, :, None] + sq[:, None, :] - 2 * e @ e.transpose(1, 2)).clamp_min(1e-12).sqrt()
-
-
-def _group_structure_loss(e_s, e_t, members):
-    """L2D's Huber distance-structure loss, summed over groups (official `HuberDist` per
-    group, added up over groups). e_s [G, N, Ds], e_t [G, N, Dt]; members [G, N] bool.
-    For a group of n >= 2 members: distances between distinct members, each side divided by
-    its own mean distance, Huber loss summed over the n x n pairs and divided by n. Groups
-    with fewer than two members contribute 0. Dense over [G, N, N]: no loop, no gather."""
-    n = members.sum(1).float()
-    pairs = members[:, :, None] & members[:, None, :]
-    pairs &= ~torch.eye(members.shape[1], dtype=torch.bool, device=members.device)
-
-    def normalised(e):
-        d = _structure_distances(e.float()) * pairs
-        mean = d.sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)
-        return d / mean.clamp_min(1e-12)[:, None, None]
-
-    huber = F.smooth_l1_loss(normalised(e_s), normalised(e_t), reduction="none") * pairs
-    return (huber.sum((1, 2)) / n.clamp_min(1)).sum()
-
-
-def l2d_structure_losses(s, t, labels):
-    """L2D's label-wise embedding distillation (Yang et al., ICCV 2023, "Multi-Label Knowledge
-    Distillation"; official code penghui-yang/L2D, criterion/distiller_zoo/le_based): the
-    class-aware term (CD; per class, the distance structure of the raw embeddings of the
-    images where it is present) and the instance-aware term (ID; per image, that of its
-    present labels), each summed over its groups. s [B, C, Ds], t [B, C, Dt] raw label-wise
-    embeddings; returns (CD, ID)."""
-    present = labels == 1
-    class_aware = _group_structure_loss(s.transpose(0, 1), t.transpose(0, 1), present.t())
-    return class_aware, _group_structure_loss(s, t, present)
