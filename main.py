@@ -11,8 +11,9 @@ from mpscd.engine.config import load_config
 from mpscd.engine.data import make_test_loader
 from mpscd.engine.evaluation import evaluate
 from mpscd.engine.runner import Run, load_network
-from mpscd.engine.trainer import Interrupted
+from mpscd.engine.stopping import Interrupted, StopSignals
 from utils import UserError
+from utils.checkpoint import remove_partial_saves
 from utils.distributed import init_from_environment, is_main_process, rank, world_size
 from utils.logger import format_duration, get_logger
 from utils.metrics import PROTOCOLS
@@ -80,7 +81,11 @@ def run(args, cfg, work_dir, device):
     version = code_version(device)
     log(f"config {args.cfg_file} -> run folder {work_dir}; {describe(version)}")
     tic = time.time()
-    results = Run(cfg, work_dir, device, log, args.max_iters, args.resume).run(version)
+    if is_main_process():
+        for path in remove_partial_saves(work_dir):
+            log(f"removed {path}, a checkpoint save that a kill interrupted (the previous checkpoint is intact)")
+    with StopSignals(cfg["preempt_signal"], cfg["preempt_action"]) as signals:
+        results = Run(cfg, work_dir, device, log, signals, args.max_iters, args.resume).run(version)
     log(f"done in {format_duration(time.time() - tic)}: student mAP {results['student_metrics']['mAP']:.2f}"
         + (f", teacher mAP {results['teacher_metrics']['mAP']:.2f}" if results["teacher_metrics"] else ""))
     return results
@@ -102,9 +107,10 @@ def cli(argv=None):
     except UserError as e:
         print(f"error: {user_message(e)}", file=sys.stderr)
         sys.exit(2)
-    except Interrupted as e:
-        print(e, file=sys.stderr)
-        sys.exit(130)
+    except Interrupted as e:  # saved; the conventional status of a process ended by the signal
+        if is_main_process():
+            print(e, file=sys.stderr)
+        sys.exit(128 + e.signum)
 
 
 if __name__ == "__main__":

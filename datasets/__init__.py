@@ -3,14 +3,15 @@ dicts (image, target, index)."""
 import copy
 import time
 
-from datasets.coco import coco2014
+from datasets.coco import coco_dataset
 from datasets.demo import DigitsDemo
+from datasets.folder import folder_dataset
 from datasets.nuswide import nuswide
 from datasets.transforms import build_transform
-from datasets.voc import voc2007
+from datasets.voc import voc_dataset
 from utils import UserError
 
-DATASETS = ("voc", "coco", "nuswide", "demo")
+DATASETS = ("voc", "coco", "nuswide", "folder", "demo")
 
 
 def with_test_transform(dataset, cfg):
@@ -31,9 +32,11 @@ def build_dataset(cfg, split, log=print):
     if not cfg["data_root"]:
         raise UserError(f"dataset {name!r} needs --data_root (the folder holding it; see README.md)")
     if name == "voc":
-        dataset = voc2007(cfg["data_root"], split, transform, cfg["difficult"])
+        dataset = voc_dataset(cfg["data_root"], split, cfg["voc"], transform, cfg["difficult"])
     elif name == "coco":
-        dataset = coco2014(cfg["data_root"], split, transform, cfg["drop_unlabeled"], log)
+        dataset = coco_dataset(cfg["data_root"], split, cfg["coco"], transform, cfg["drop_unlabeled"], log)
+    elif name == "folder":
+        dataset = folder_dataset(cfg["data_root"], split, cfg["folder"], transform, log)
     else:
         dataset = nuswide(cfg["data_root"], split, transform, log)
     dataset.decode_size = cfg["img_size"]

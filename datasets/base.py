@@ -1,3 +1,4 @@
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -21,6 +22,25 @@ def load_rgb(path, size=None):
         raise UserError(f"image {path} does not exist") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise UserError(f"cannot decode image {path} ({e}); replace or remove it from the id list") from None
+
+
+def read_class_file(path):
+    """Class names, one a line (blank lines skipped), in the order of the network's outputs."""
+    if not os.path.isfile(path):
+        raise UserError(f"class list {path} does not exist")
+    classes, first_line = [], {}
+    with open(path, encoding="utf-8-sig") as f:  # -sig: a BOM (Windows editors) is not part of the first name
+        for number, line in enumerate(f, 1):
+            name = line.strip()
+            if not name:
+                continue
+            if name in first_line:
+                raise UserError(f"{path}, line {number}: class {name!r} again (first on line {first_line[name]})")
+            first_line[name] = number
+            classes.append(name)
+    if not classes:
+        raise UserError(f"class list {path} is empty")
+    return classes
 
 
 class MultiLabelDataset(Dataset):

@@ -14,8 +14,17 @@ DIGIT_CLASSES = tuple(str(d) for d in range(10))
 _TRAIN_SCANS = 1200  # scans [0, 1200) for train images, the remaining 597 for test images
 
 
-def compose_digit_images(count, scans, canvas, rng):
-    """`count` RGB uint8 images [count, canvas, canvas, 3] and their 0/1 targets [count, 10]."""
+def digit_scans(split):
+    """The scans a split's images are made of: disjoint handwriting for train and test."""
+    scans = load_digits()
+    part = slice(0, _TRAIN_SCANS) if split == "train" else slice(_TRAIN_SCANS, None)
+    scans.images, scans.target = scans.images[part], scans.target[part]
+    return scans
+
+
+def compose_digit_images(count, scans, canvas, rng, digits=(1, 4)):
+    """`count` RGB uint8 images [count, canvas, canvas, 3] holding `digits` (min, max) digits
+    each, and their 0/1 targets [count, 10]."""
     images, labels = scans.images / 16.0, scans.target
     cells = 3                       # digits sit in distinct cells of a 3x3 grid, with jitter
     cell = canvas // cells
@@ -24,7 +33,7 @@ def compose_digit_images(count, scans, canvas, rng):
     for n in range(count):
         background = rng.uniform(0, 0.35, size=3)
         img = background + rng.normal(0, 0.12, size=(canvas, canvas, 3))
-        for slot in rng.choice(cells * cells, size=rng.integers(1, 5), replace=False):
+        for slot in rng.choice(cells * cells, size=rng.integers(digits[0], digits[1] + 1), replace=False):
             k = rng.integers(len(images))
             size = int(rng.integers(cell * 2 // 3, cell + 1))
             glyph = np.asarray(Image.fromarray((images[k] * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)) / 255.0
@@ -40,9 +49,7 @@ def compose_digit_images(count, scans, canvas, rng):
 
 class DigitsDemo(MultiLabelDataset):
     def __init__(self, split, transform=None, train_size=4000, test_size=1000, canvas=64, seed=0):
-        scans = load_digits()
-        part = slice(0, _TRAIN_SCANS) if split == "train" else slice(_TRAIN_SCANS, None)
-        scans.images, scans.target = scans.images[part], scans.target[part]
+        scans = digit_scans(split)
         rng = np.random.default_rng([seed, 0 if split == "train" else 1])
         count = train_size if split == "train" else test_size
         self.images, targets = compose_digit_images(count, scans, canvas, rng)

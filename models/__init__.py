@@ -1,11 +1,12 @@
-"""Backbone registry: name -> (builder, ImageNet weights), and the multi-label network
-(backbone + label-embedding head) every stage trains."""
+"""Backbone registry: name -> (builder, ImageNet weights or None), and the multi-label
+network (backbone + label-embedding head) every stage trains."""
 import os
 
 import torch
 import torchvision
 from torch import nn
 
+from models.cifar import CIFAR_BACKBONES
 from models.head import LabelEmbeddingHead
 from models.repvgg import repvgg_a0, repvgg_a2, repvgg_deploy
 from utils import UserError
@@ -25,6 +26,8 @@ BACKBONES = {
     "swin_s": (tvm.swin_s, tvm.Swin_S_Weights.IMAGENET1K_V1),
     "repvgg_a0": (repvgg_a0, "RepVGG-A0-train.pth"),
     "repvgg_a2": (repvgg_a2, "RepVGG-A2-train.pth"),
+    # 32 px networks of the KD literature: no ImageNet weights (mpscd.pretrain makes some)
+    **{name: (builder, None) for name, builder in CIFAR_BACKBONES.items()},
 }
 REPVGG_URL = "https://github.com/DingXiaoH/RepVGG (the 'RepVGG-*-train.pth' ImageNet checkpoints)"
 
@@ -37,6 +40,9 @@ def _imagenet_state_dict(name, weights, path):
     """ImageNet weights from `path`, or from torch's hub cache the torchvision way;
     never downloads, so a missing file is a clear error instead of a hang."""
     if path is None:
+        if weights is None:
+            raise UserError(f"{name} has no ImageNet weights: give a weights file with teacher_weights/"
+                            "student_weights (python -m mpscd.pretrain writes one) or set pretrained=False")
         filename = weights if isinstance(weights, str) else os.path.basename(weights.url)
         path = _weights_path(filename)
         if not os.path.isfile(path):
@@ -65,7 +71,7 @@ class Backbone(nn.Module):
             if missing:
                 raise UserError(f"ImageNet weights for {name} lack {len(missing)} tensors, e.g. {missing[:3]}")
         self.is_swin = name.startswith("swin")
-        if name.startswith(("resnet", "wrn")):
+        if isinstance(net, tvm.ResNet):
             self.body = nn.Sequential(*list(net.children())[:-2])
             self.out_channels = net.fc.in_features
         elif name == "mobilenet_v2":
@@ -74,7 +80,7 @@ class Backbone(nn.Module):
         elif self.is_swin:
             self.body = nn.Sequential(net.features, net.norm)  # channels-last output
             self.out_channels = net.head.in_features
-        else:
+        else:  # written here (RepVGG, the 32 px networks): the whole net is the trunk
             self.body = net
             self.out_channels = net.out_channels
 

@@ -17,22 +17,21 @@ another live process is waited for; a failed run is reported at the end. Finally
 table (mean ± sd over seeds, teachers first) is printed and written to WORK_DIR/table.md
 and table.csv."""
 import argparse
-import functools
 import hashlib
 import json
 import os
 import runpy
 import shlex
-import subprocess
 import sys
 import time
 
 from mpscd.engine.config import SCHEMA, load_config
+from mpscd.engine.stopping import Interrupted
 from mpscd.methods import distiller_class
 from mpscd.report import cells, markdown, write_csv
+from mpscd.scheduler import Scheduler
 from utils import UserError
 from utils.logger import format_duration
-from utils.run_lock import BUSY_EXIT_CODE, lock_holder
 
 # Keys a student run reads that its teacher's training does not.
 STUDENT_ONLY_KEYS = ("student", "student_train", "student_weights", "distiller", "teacher_checkpoint", "seed",
@@ -124,96 +123,6 @@ def plan(table, data_root, work_dir, seeds=None, opts=()):
     return list(teachers.values()) + students
 
 
-class Scheduler:
-    """Runs jobs on slots (environments: one per GPU, or N CPU shares), teachers before
-    the students that need them, and prints a line per finished run with the table's ETA."""
-
-    def __init__(self, jobs, slots, max_iters=None, poll_seconds=1.0, out=functools.partial(print, flush=True)):
-        self.jobs, self.free, self.max_iters = jobs, list(slots), max_iters
-        self.poll_seconds, self.out = poll_seconds, out
-        self.running = {}  # Job -> (process, slot, start time)
-        self.durations = []
-        self.waiting = set()  # jobs already reported as waiting for another process
-
-    def ready(self):
-        """The next job that can start now, marking those whose teacher failed."""
-        for job in self.jobs:
-            if job.state != "pending":
-                continue
-            if job.needs and job.needs.state == "failed":
-                job.state, job.error = "failed", f"its teacher failed ({job.needs.name})"
-                continue
-            if job.needs and job.needs.state != "done":
-                continue
-            if job.finished():  # finished meanwhile by another process
-                job.state = "done"
-                continue
-            holder = lock_holder(job.work_dir)
-            if holder:  # another live process writes there: later
-                if job.name not in self.waiting:
-                    self.waiting.add(job.name)
-                    self.out(f"[waiting] {job.name}: its folder is in use by process {holder[0]} on {holder[1]}")
-                continue
-            return job
-        return None
-
-    def run(self):
-        try:
-            while any(job.state in ("pending", "running") for job in self.jobs):
-                while self.free and (job := self.ready()):
-                    self.start(job, self.free.pop(0))
-                self.reap()
-                time.sleep(self.poll_seconds)
-        except KeyboardInterrupt:  # the children got the signal too and save their state
-            for process, _, _ in self.running.values():
-                process.wait()
-            raise
-        return [job for job in self.jobs if job.state == "failed"]
-
-    def start(self, job, slot):
-        os.makedirs(job.work_dir, exist_ok=True)
-        output = open(os.path.join(job.work_dir, "table_output.txt"), "a")
-        process = subprocess.Popen(job.command(self.max_iters), env={**os.environ, **slot},
-                                   stdout=output, stderr=subprocess.STDOUT)
-        output.close()
-        job.state = "running"
-        self.running[job] = (process, slot, time.time())
-
-    def reap(self):
-        for job, (process, slot, started) in list(self.running.items()):
-            code = process.poll()
-            if code is None:
-                continue
-            del self.running[job]
-            self.free.append(slot)
-            if code == BUSY_EXIT_CODE:  # another process took the folder first: wait for it
-                job.state = "pending"
-            elif code == 0 and job.finished():
-                job.state, job.seconds = "done", time.time() - started
-                self.durations.append(job.seconds)
-                self.report(job)
-            else:
-                job.state, job.error = "failed", f"exit code {code}: {last_line(job.work_dir)}"
-                self.out(f"[failed] {job.name}: {job.error}")
-
-    def report(self, job):
-        left = [j for j in self.jobs if j.state in ("pending", "running")]
-        slots = len(self.free) + len(self.running)
-        eta = sum(self.durations) / len(self.durations) * len(left) / max(slots, 1)
-        score = "" if job.label is None else f" mAP {job.results()['student_metrics']['mAP']:.2f}"
-        self.out(f"[done] {job.name}:{score} in {format_duration(job.seconds)}; "
-                 f"{len(left)} runs left, ETA {format_duration(eta)}")
-
-
-def last_line(work_dir):
-    try:
-        with open(os.path.join(work_dir, "table_output.txt")) as f:
-            lines = [line.strip() for line in f if line.strip()]
-    except FileNotFoundError:
-        return "no output"
-    return lines[-1] if lines else "no output"
-
-
 def slots(gpus=None, jobs=None):
     """Environments of the concurrent processes."""
     if gpus:
@@ -297,9 +206,9 @@ def cli(argv=None):
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to continue", file=sys.stderr)
-        sys.exit(130)
+    except Interrupted as e:  # the runs saved; the conventional status of a process ended by the signal
+        print(e, file=sys.stderr)
+        sys.exit(128 + e.signum)
 
 
 if __name__ == "__main__":

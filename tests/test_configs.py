@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from conftest import ROOT, copy_voc_sample, demo_opts, make_coco, make_nuswide
+from test_own_data import make_folder
 import main
 from models import build_model
 from mpscd import report, table
@@ -18,7 +19,7 @@ from mpscd.methods import build_distiller, distiller_settings
 CONFIGS = sorted(f for f in glob.glob(os.path.join(ROOT, "configs", "*", "*.py"))
                  if os.path.basename(os.path.dirname(f)) not in ("_base_", "tables"))
 DATA = {"demo": None, "voc": copy_voc_sample, "voc_sample": copy_voc_sample, "coco": make_coco,
-        "nuswide": make_nuswide}
+        "nuswide": make_nuswide, "custom": make_folder}
 TINY = ["pretrained=False", "img_size=32", "batch_size=4", "num_workers=0", "embed_dim=16", "print_freq=1"]
 
 

@@ -10,15 +10,17 @@ from torchvision import transforms as T
 from conftest import VOC_SAMPLE, needs_voc_sample
 from datasets import build_dataset
 from datasets.base import load_rgb
-from datasets.coco import coco2014
+from datasets.coco import coco_dataset
 from datasets.demo import DigitsDemo
 from datasets.nuswide import nuswide
 from datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, Cutout, build_transform, normalize
-from datasets.voc import VOC_CLASSES, voc2007
-from mpscd.engine.config import load_config
+from datasets.voc import VOC_CLASSES, voc_dataset
+from mpscd.engine.config import SCHEMA, load_config
 from mpscd.engine.data import make_train_loader
 from mpscd.engine.evaluation import network_input
 from utils import UserError
+
+VOC, COCO = SCHEMA["voc"][0], SCHEMA["coco"][0]  # the config's defaults: VOC 2007, MS-COCO 2014
 
 # Images per class of the VOC 2007 sample, as its maker counted them: (train "1", train "0", test "1", test "0").
 README_COUNTS = {
@@ -34,8 +36,8 @@ README_COUNTS = {
 @needs_voc_sample
 @pytest.mark.parametrize("split,column", [("train", 0), ("test", 2)])
 def test_voc_sample_class_counts_match_its_readme(split, column):
-    ignore = voc2007(VOC_SAMPLE, split, difficult="ignore")
-    positive = voc2007(VOC_SAMPLE, split, difficult="positive")
+    ignore = voc_dataset(VOC_SAMPLE, split, VOC, difficult="ignore")
+    positive = voc_dataset(VOC_SAMPLE, split, VOC, difficult="positive")
     assert len(ignore) == {"train": 2501, "test": 1255}[split]
     for c, name in enumerate(VOC_CLASSES):
         ones, zeros = README_COUNTS[name][column], README_COUNTS[name][column + 1]
@@ -60,16 +62,16 @@ def make_voc(root, ids=("000001", "000002"), objects=(("dog", 0), ("person", 1))
 
 def test_voc_reader_without_optional_fields_and_its_errors(tmp_path):
     base = make_voc(tmp_path)
-    ds = voc2007(str(tmp_path), "train", difficult="ignore")
+    ds = voc_dataset(str(tmp_path), "train", VOC, difficult="ignore")
     assert ds.targets[0, VOC_CLASSES.index("dog")] == 1 and ds.targets[0, VOC_CLASSES.index("person")] == -1
     with pytest.raises(UserError, match="VOCtest2007.*missing"):
-        voc2007(str(tmp_path), "test")
+        voc_dataset(str(tmp_path), "test", VOC)
     (base / "Annotations" / "000002.xml").write_text("<annotation><object><name>doggo</name></object></annotation>")
     with pytest.raises(UserError, match="doggo.*000002.xml"):
-        voc2007(str(tmp_path), "train")
+        voc_dataset(str(tmp_path), "train", VOC)
     os.remove(base / "Annotations" / "000002.xml")
     with pytest.raises(UserError, match="000002.xml does not exist"):
-        voc2007(str(tmp_path), "train")
+        voc_dataset(str(tmp_path), "train", VOC)
 
 
 def test_coco_reader_on_official_format(tmp_path):
@@ -85,13 +87,13 @@ def test_coco_reader_on_official_format(tmp_path):
                             {"image_id": 73, "category_id": 3}]}
     (tmp_path / "annotations" / "instances_val2014.json").write_text(json.dumps(data))
     messages = []
-    ds = coco2014(str(tmp_path), "test", log=messages.append)
+    ds = coco_dataset(str(tmp_path), "test", COCO, log=messages.append)
     assert ds.classes == ["person", "car", "dog"]  # ascending category id
     assert ds.targets.tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
     assert "1 of 3 images have no annotation (kept" in messages[0]
-    assert len(coco2014(str(tmp_path), "test", drop_unlabeled=True, log=messages.append)) == 2
+    assert len(coco_dataset(str(tmp_path), "test", COCO, drop_unlabeled=True, log=messages.append)) == 2
     with pytest.raises(UserError, match="instances_train2014.json"):
-        coco2014(str(tmp_path), "train")
+        coco_dataset(str(tmp_path), "train", COCO)
 
 
 def test_nuswide_reader_skips_and_reports_missing_images(tmp_path):
@@ -144,6 +146,7 @@ def test_make_voc_sample_from_an_official_style_release(tmp_path):
                       [f"data_root={str(tmp_path / 'sample')!r}"])
     train_set, test_set = build_dataset(cfg, "train", log=lambda m: None), build_dataset(cfg, "test", log=lambda m: None)
     assert len(train_set) == 3 and len(test_set) == 3  # val sorted, even positions: 000005, 000009, 000019
+    assert train_set.classes == test_set.classes == list(VOC_CLASSES)  # the default voc dict: VOC 2007's order
     test_ids = (tmp_path / "sample" / "VOCtest2007" / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main" / "test.txt")
     assert test_ids.read_text().split() == ["000005", "000009", "000019"]
     with Image.open(tmp_path / "sample" / "VOCtrainval2007" / "VOCdevkit" / "VOC2007" / "JPEGImages" / "000012.jpg") as im:

@@ -15,6 +15,15 @@ def save_checkpoint(state, path):
     os.replace(tmp, path)
 
 
+def remove_partial_saves(folder):
+    """Delete the temporary files of saves that a kill interrupted (SIGKILL, power loss):
+    the checkpoint they were to replace is intact. Returns their paths."""
+    stale = [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".pth.tmp")]
+    for path in stale:
+        os.remove(path)
+    return stale
+
+
 def load_checkpoint(path, map_location="cpu"):
     """A checkpoint of this program, read with torch's weights-only unpickler: a file that
     would need to run code to load (a crafted one, or one written by a version of this

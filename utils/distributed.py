@@ -34,6 +34,24 @@ def init_from_environment(device=None):
     return torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
 
 
+_control_group = None
+
+
+def control_group():
+    """A gloo process group for small CPU tensors (flags every rank must agree on): under
+    NCCL, a CPU collective needs it, and it keeps such agreement off the device's stream.
+    Created on first use, which every rank reaches at the same point."""
+    global _control_group
+    if _control_group is None:
+        _control_group = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+    return _control_group
+
+
+def barrier():
+    if is_distributed():
+        dist.barrier(group=control_group())
+
+
 def all_reduce_sum(*tensors):
     """Sum tensors over all ranks in place; returns them."""
     if is_distributed():

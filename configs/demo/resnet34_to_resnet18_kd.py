@@ -1,4 +1,4 @@
-_base_ = "../_base_/demo.py"
+_base_ = "../_base_/demo_64px.py"
 teacher = "resnet34"
 student = "resnet18"
 distiller = dict(type="kd")

@@ -14,6 +14,7 @@ import runpy
 from datasets import DATASETS
 from models import BACKBONES
 from mpscd.engine.checks import NON_NEGATIVE, POSITIVE, Boolean, Invalid, Number, OneOf, Optional, Record, Text
+from mpscd.engine.stopping import PREEMPT_SIGNALS
 from mpscd.methods.registry import checked_spec
 from utils import UserError
 
@@ -34,6 +35,16 @@ SCHEMA = {
     "cache_images": (False, Boolean()),      # decode + resize every image once, keep it in memory
     "difficult": ("positive", OneOf("positive", "ignore")),  # VOC difficult-only labels
     "drop_unlabeled": (False, Boolean()),    # COCO images without any annotation
+    # Where each split is under data_root (docs/usage.md); the defaults are the VOC 2007 and
+    # MS-COCO 2014 layouts. voc.classes: "voc2007", "annotations" (sorted names) or a class file.
+    "voc": Record(train_folder=("VOCtrainval2007/VOCdevkit/VOC2007", Text()), train_list=("trainval", Text()),
+                  test_folder=("VOCtest2007/VOCdevkit/VOC2007", Text()), test_list=("test", Text()),
+                  classes=("voc2007", Text())),
+    "coco": Record(train_images=("train2014", Text()),
+                   train_annotations=("annotations/instances_train2014.json", Text()),
+                   test_images=("val2014", Text()), test_annotations=("annotations/instances_val2014.json", Text())),
+    # Your own data: train.csv / test.csv with `path,cat|dog` lines ("names") or a 0/1 column per class
+    "folder": Record(label_format=("names", OneOf("names", "columns")), label_delimiter=("|", Text())),
     "augment": Record(flip=(True, Boolean()), randaugment=(True, Boolean()),
                       cutout=(0.5, Number(float, low=0, high=1))),
     "demo": Record(train_size=(4000, Number(int, low=1)), test_size=(1000, Number(int, low=1)),
@@ -63,6 +74,9 @@ SCHEMA = {
     "print_freq": (20, Number(int, low=1)),
     "checkpoint_interval": (0, _COUNT),      # also save <stage>_last.pth every N iterations
     "diagnostics": (0, _COUNT),              # measure gradients per term and embedding health on N batches per epoch
+    # Slurm's warning before a pre-emption (sbatch --signal=USR1@120): save, then go on or stop
+    "preempt_signal": (None, Optional(OneOf(*PREEMPT_SIGNALS))),
+    "preempt_action": ("continue", OneOf("continue", "stop")),
     "seed": (0, _COUNT),
     "deterministic": (False, Boolean()),
 }

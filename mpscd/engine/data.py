@@ -3,7 +3,13 @@
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from mpscd.engine.stopping import ignore_in_worker
 from utils.seed import worker_init_fn
+
+
+def init_worker(worker_id):
+    ignore_in_worker()
+    worker_init_fn(worker_id)
 
 
 class ResumableSampler(Sampler):
@@ -42,7 +48,7 @@ def make_train_loader(dataset, batch_size, num_workers, seed, rank=0, num_replic
     # Persistent workers: no worker start-up at every epoch; the augmentation seeds come
     # with the sampler's items, so a worker's age does not change any sample.
     return DataLoader(dataset, batch_size, sampler=sampler, num_workers=num_workers, drop_last=True,
-                      pin_memory=torch.cuda.is_available(), worker_init_fn=worker_init_fn,
+                      pin_memory=torch.cuda.is_available(), worker_init_fn=init_worker,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=num_workers > 0)
 
 
@@ -62,4 +68,4 @@ class ShardSampler(Sampler):
 
 def make_test_loader(dataset, batch_size, num_workers, rank=0, num_replicas=1):
     return DataLoader(dataset, batch_size, sampler=ShardSampler(len(dataset), rank, num_replicas),
-                      num_workers=num_workers, pin_memory=torch.cuda.is_available())
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available(), worker_init_fn=init_worker)

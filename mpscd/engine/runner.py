@@ -37,11 +37,15 @@ def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=F
 
 
 class Run:
-    def __init__(self, cfg, work_dir, device, log, max_iters=None, resume=False):
+    def __init__(self, cfg, work_dir, device, log, signals, max_iters=None, resume=False):
         self.cfg, self.work_dir, self.device, self.log = cfg, work_dir, device, log
+        self.signals = signals  # StopSignals, which every stage's trainer polls
         self.max_iters, self.resume = max_iters, resume
         self.train_set = build_dataset(cfg, "train", log)
         self.test_set = build_dataset(cfg, "test", log)
+        if self.test_set.classes != self.train_set.classes:  # e.g. two COCO-format files of different categories
+            raise UserError(f"the test split's classes differ from the training split's: "
+                            f"{self.test_set.classes[:5]}... against {self.train_set.classes[:5]}...")
         self.num_classes = len(self.train_set.classes)
         log(f"{cfg['dataset']}: {len(self.train_set)} training and {len(self.test_set)} test images, "
             f"{self.num_classes} classes; batch size {cfg['batch_size']} per process")
@@ -63,7 +67,7 @@ class Run:
         if self.cfg["compile"]:
             distiller.compile_for_training(nhwc)
         trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
-                               self.work_dir, self.log, self.max_iters, self.train_set.classes)
+                               self.work_dir, self.log, self.signals, self.max_iters, self.train_set.classes)
         metrics = trainer.train(self.resume)
         self.log(f"[{name}] final: {summary(metrics)}")
         return metrics

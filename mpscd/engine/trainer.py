@@ -1,7 +1,6 @@
 """One training stage (the teacher's or the student's): Adam + OneCycle, AMP, evaluation
 after every epoch, atomic checkpoints, exact resume, progress lines and JSON-lines metrics."""
 import os
-import signal
 import time
 
 import torch
@@ -9,9 +8,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from mpscd.engine.diagnostics import Diagnostics
 from mpscd.engine.evaluation import autocast, channels_last, evaluate, needs_grad_scaler, network_input, summary
+from mpscd.engine.stopping import Interrupted, signal_name
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
-from utils.distributed import is_distributed, is_main_process
+from utils.distributed import barrier, is_distributed, is_main_process
 from utils.logger import append_jsonl, format_duration
 from utils.seed import rng_state, set_rng_state
 
@@ -33,8 +33,29 @@ def tensorboard_writer(work_dir, stage):
     return SummaryWriter(os.path.join(work_dir, "tensorboard", stage))
 
 
-class Interrupted(Exception):
-    """Raised after SIGTERM/SIGINT once a checkpoint has been saved."""
+class LossSums:
+    """Each loss term summed over the epoch's steps on the device (no synchronisation per
+    step), and the window of steps whose finiteness is not yet known."""
+
+    def __init__(self, first_unchecked):
+        self.sums, self.count, self.first_unchecked = {}, 0, first_unchecked
+
+    def add(self, terms):
+        for k, v in terms.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v.detach().float()
+        self.count += 1
+
+    def means(self):
+        return {k: v.item() / max(self.count, 1) for k, v in self.sums.items()}
+
+    def unchecked_window(self, iteration):
+        """True if every sum is finite (then the window restarts after `iteration`), else
+        the text naming the iterations since the last check."""
+        if all(torch.isfinite(v) for v in self.sums.values()):
+            self.first_unchecked = iteration + 1
+            return None
+        first = self.first_unchecked
+        return f"iteration {first}" if first == iteration else f"iterations {first}-{iteration}"
 
 
 class StageTrainer:
@@ -44,9 +65,10 @@ class StageTrainer:
     iterations), <stage>_best.pth (best test mAP), and records in metrics.jsonl.
     """
 
-    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log, max_iters=None,
+    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log, signals, max_iters=None,
                  classes=None):
         self.stage, self.distiller, self.cfg, self.schedule = stage, distiller, cfg, schedule
+        self.signals = signals  # StopSignals: polled after every step
         self.train_loader, self.test_loader, self.init_loader = loaders
         self.device, self.work_dir, self.log = device, work_dir, log
         self.max_iters, self.is_main, self.classes = max_iters, is_main_process(), classes
@@ -67,7 +89,7 @@ class StageTrainer:
             steps_per_epoch=self.iters_per_epoch, pct_start=schedule["pct_start"])
         self.scaler = torch.amp.GradScaler("cuda", enabled=needs_grad_scaler(device, cfg))
         self.epoch, self.iter_in_epoch, self.global_iter, self.best_map = 0, 0, 0, -1.0
-        self.stop_requested, self.compiling_since = None, None
+        self.compiling_since = None
         self.tensorboard = tensorboard_writer(work_dir, stage) if self.is_main else None
         self.diagnostics = None
         if cfg["diagnostics"]:
@@ -110,13 +132,6 @@ class StageTrainer:
         self.log(f"[{self.stage}] resumed from {self.path('last')} at epoch {self.epoch + 1}, "
                  f"iteration {self.iter_in_epoch} of {self.iters_per_epoch}")
 
-    # ---- signals -------------------------------------------------------------------
-    def _request_stop(self, signum, frame):
-        self.stop_requested = signal.Signals(signum).name
-
-    def _install_signal_handlers(self):
-        return {s: signal.signal(s, self._request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-
     # ---- loop ----------------------------------------------------------------------
     def done(self):
         return self.epoch >= self.schedule["epochs"] or (
@@ -128,82 +143,84 @@ class StageTrainer:
             self.resume()  # the checkpoint holds the prepared state (e.g. prototypes)
         else:
             self.distiller.prepare(self.init_loader, self.device)
-        previous = self._install_signal_handlers()
         self.compiling_since = time.time() if self.cfg["compile"] else None
-        try:
-            metrics = None
-            while not self.done():
-                self.train_epoch()
-                metrics = self.end_epoch()
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        if metrics is None:  # resumed after the last epoch
-            metrics = self.evaluate()
-        return metrics
+        metrics = None
+        while not self.done():
+            self.train_epoch()
+            metrics = self.end_epoch()
+        return metrics if metrics is not None else self.evaluate()  # None: resumed after the last epoch
 
     def train_epoch(self):
-        cfg, distiller = self.cfg, self.distiller
-        distiller.train()
-        sampler = self.train_loader.sampler
-        sampler.set_epoch(self.epoch, self.iter_in_epoch * self.cfg["batch_size"])
-        sums, count, tic = {}, 0, time.time()
-        checked_from = self.iter_in_epoch + 1  # first iteration whose loss is not yet known to be finite
+        self.distiller.train()
+        self.train_loader.sampler.set_epoch(self.epoch, self.iter_in_epoch * self.cfg["batch_size"])
+        losses, tic = LossSums(first_unchecked=self.iter_in_epoch + 1), time.time()
         for batch in self.train_loader:
-            images = network_input(batch["image"], self.device, channels_last(self.device, cfg))
-            targets = batch["target"].to(self.device, non_blocking=True)
-            distiller.progress = self.global_iter / (self.schedule["epochs"] * self.iters_per_epoch)
-            with autocast(self.device, cfg):
-                terms = self.forward(images, targets)
-            loss = sum(terms.values())
-            if self.diagnostics is not None:
-                self.diagnostics.measure(terms, targets)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.scheduler.step()
+            losses.add(self.step(batch))
             self.iter_in_epoch += 1
             self.global_iter += 1
-            if self.compiling_since is not None:  # compilation happens in the first step
-                took = format_duration(time.time() - self.compiling_since)
-                self.log(f"[{self.stage}] first step with torch.compile: {took} "
-                         "(compiling the backbones and the distillation terms)")
-                self.compiling_since = None
-            for k, v in terms.items():  # summed on the device: no synchronisation per term
-                sums[k] = sums.get(k, 0.0) + v.detach().float()
-            count += 1
-            saves = cfg["checkpoint_interval"] and self.iter_in_epoch % cfg["checkpoint_interval"] == 0
-            prints = self.iter_in_epoch % cfg["print_freq"] == 0 or self.iter_in_epoch == self.iters_per_epoch
-            last = self.max_iters is not None and self.global_iter >= self.max_iters
-            if saves or prints or last or self.stop_requested:  # the loss is read only before a print or a
-                checked_from = self.check_finite(sums, checked_from)  # save: no synchronisation on other steps
-            if prints:
-                self.progress(sums, count, time.time() - tic)
-            if self.stop_requested:
-                self.save()
-                raise Interrupted(f"[{self.stage}] {self.stop_requested}: checkpoint saved at epoch "
-                                  f"{self.epoch + 1}, iteration {self.iter_in_epoch}; continue with --resume")
-            if saves:
-                self.save()
-            if last:
+            self.after_step(losses, time.time() - tic)
+            if self.reached_max_iters():
                 break
-        self.train_terms = {k: v.item() / max(count, 1) for k, v in sums.items()}
+        self.train_terms = losses.means()
 
-    def check_finite(self, sums, checked_from):
-        """Stops before the next checkpoint if a loss term became non-finite since the last
-        check (iterations checked_from..now); returns the next window's first iteration."""
-        if all(torch.isfinite(v) for v in sums.values()):
-            return self.iter_in_epoch + 1
-        window = (f"iteration {checked_from}" if checked_from == self.iter_in_epoch
-                  else f"iterations {checked_from}-{self.iter_in_epoch}")
-        values = ", ".join(f"{k}={v.item():.4g}" for k, v in sums.items())
+    def step(self, batch):
+        """One optimisation step; returns the weighted loss terms."""
+        images = network_input(batch["image"], self.device, channels_last(self.device, self.cfg))
+        targets = batch["target"].to(self.device, non_blocking=True)
+        self.distiller.progress = self.global_iter / (self.schedule["epochs"] * self.iters_per_epoch)
+        with autocast(self.device, self.cfg):
+            terms = self.forward(images, targets)
+        if self.diagnostics is not None:
+            self.diagnostics.measure(terms, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(sum(terms.values())).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        if self.compiling_since is not None:  # compilation happens in the first step
+            took = format_duration(time.time() - self.compiling_since)
+            self.log(f"[{self.stage}] first step with torch.compile: {took} "
+                     "(compiling the backbones and the distillation terms)")
+            self.compiling_since = None
+        return terms
+
+    def reached_max_iters(self):
+        return self.max_iters is not None and self.global_iter >= self.max_iters
+
+    def after_step(self, losses, elapsed):
+        """Progress line, checkpoint, stop: where due. The losses are read (the host waits
+        for the device) only before a print or a save, never on other steps."""
+        cfg, n = self.cfg, self.iter_in_epoch
+        stop, preempted = self.signals.poll()
+        saves = bool(stop or preempted or (cfg["checkpoint_interval"] and n % cfg["checkpoint_interval"] == 0))
+        prints = n % cfg["print_freq"] == 0 or n == self.iters_per_epoch
+        if saves or prints or self.reached_max_iters():
+            self.check_finite(losses)
+        if prints:
+            self.progress(losses, elapsed)
+        if saves:
+            self.save()
+        where = f"checkpoint {self.path('last')} saved at epoch {self.epoch + 1}, iteration {n}"
+        if preempted:
+            self.log(f"[{self.stage}] pre-emption signal: {where}")
+        if stop:
+            message = f"[{self.stage}] {signal_name(stop)}: {where}; continue with --resume"
+            self.log(message)
+            barrier()  # no rank leaves before rank 0's checkpoint is complete
+            raise Interrupted(message, stop)
+
+    def check_finite(self, losses):
+        """Stops before the next checkpoint if a loss term became non-finite since the last check."""
+        window = losses.unchecked_window(self.iter_in_epoch)
+        if window is None:
+            return
+        values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.sums.items())
         raise UserError(f"[{self.stage}] non-finite loss at epoch {self.epoch + 1}, {window} (sums over the "
                         f"epoch: {values}); the last good checkpoint is {self.path('last')}; "
                         "lower the learning rate or the loss weights")
 
-    def progress(self, sums, count, elapsed):
-        means = {k: v.item() / count for k, v in sums.items()}
+    def progress(self, losses, elapsed):
+        means, count = losses.means(), losses.count
         if self.tensorboard is not None:
             for k, v in means.items():
                 self.tensorboard.add_scalar(f"loss/{k}", v, self.global_iter)

@@ -1,0 +1,4 @@
+_base_ = "../_base_/demo.py"
+teacher = "resnet20"
+student = "resnet8"
+distiller = dict(type="kd")
