@@ -22,11 +22,11 @@ def digit_scans(split):
     return scans
 
 
-def compose_digit_images(count, scans, canvas, rng, digits=(1, 4)):
+def compose_digit_images(count, scans, canvas, rng, digits=(1, 4), grid=3):
     """`count` RGB uint8 images [count, canvas, canvas, 3] holding `digits` (min, max) digits
-    each, and their 0/1 targets [count, 10]."""
+    each, in distinct cells of a grid x grid layout (with jitter), and their 0/1 targets [count, 10]."""
     images, labels = scans.images / 16.0, scans.target
-    cells = 3                       # digits sit in distinct cells of a 3x3 grid, with jitter
+    cells = grid
     cell = canvas // cells
     out = np.empty((count, canvas, canvas, 3), dtype=np.uint8)
     targets = np.zeros((count, len(DIGIT_CLASSES)), dtype=np.float32)
@@ -48,11 +48,11 @@ def compose_digit_images(count, scans, canvas, rng, digits=(1, 4)):
 
 
 class DigitsDemo(MultiLabelDataset):
-    def __init__(self, split, transform=None, train_size=4000, test_size=1000, canvas=64, seed=0):
+    def __init__(self, split, transform=None, train_size=4000, test_size=1000, canvas=64, grid=3, seed=0):
         scans = digit_scans(split)
         rng = np.random.default_rng([seed, 0 if split == "train" else 1])
         count = train_size if split == "train" else test_size
-        self.images, targets = compose_digit_images(count, scans, canvas, rng)
+        self.images, targets = compose_digit_images(count, scans, canvas, rng, grid=grid)
         super().__init__(DIGIT_CLASSES, targets, transform)
 
     def load_image(self, index):

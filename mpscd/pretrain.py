@@ -26,17 +26,18 @@ from utils.seed import seed_everything
 def single_digits(count, seed, canvas=32):
     """uint8 images [count, 3, canvas, canvas] of one digit each, and the digits [count]."""
     images, targets = compose_digit_images(count, digit_scans("train"), canvas, np.random.default_rng([seed, 2]),
-                                           digits=(1, 1))
+                                           digits=(1, 1), grid=3)
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(targets.argmax(1))
 
 
-def pretrain(arch, images=20000, epochs=5, lr=2e-3, batch_size=128, seed=0, log=print):
-    """The backbone trained on single digits and its accuracy on 2,000 held-out images."""
+def pretrain(arch, images=10000, epochs=3, lr=2e-3, batch_size=128, seed=0, log=print):
+    """The backbone trained on single digits and its accuracy on held-out images (as many,
+    up to 2,000)."""
     if arch not in CIFAR_BACKBONES:
         raise UserError(f"mpscd.pretrain makes weights for the 32 px networks: {', '.join(CIFAR_BACKBONES)}")
     seed_everything(seed)
     x, y = single_digits(images, seed)
-    x_val, y_val = single_digits(2000, seed + 1)
+    x_val, y_val = single_digits(min(images, 2000), seed + 1)
     backbone = Backbone(arch)
     classifier = torch.nn.Linear(backbone.out_channels, 10)
     parameters = [*backbone.parameters(), *classifier.parameters()]
@@ -67,8 +68,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", required=True, help=", ".join(CIFAR_BACKBONES))
     parser.add_argument("--out", help="weights file (default: work_dirs/pretrained/<arch>_digits.pth)")
-    parser.add_argument("--images", type=int, default=20000)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--images", type=int, default=10000)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -48,7 +48,7 @@ SCHEMA = {
     "augment": Record(flip=(True, Boolean()), randaugment=(True, Boolean()),
                       cutout=(0.5, Number(float, low=0, high=1))),
     "demo": Record(train_size=(4000, Number(int, low=1)), test_size=(1000, Number(int, low=1)),
-                   canvas=(64, Number(int, low=24)), seed=(0, _COUNT)),
+                   canvas=(64, Number(int, low=24)), grid=(3, Number(int, low=2, high=4)), seed=(0, _COUNT)),
     # models
     "teacher": ("resnet50", OneOf(*BACKBONES)),
     "student": ("resnet18", OneOf(*BACKBONES)),
