@@ -3,8 +3,10 @@
 Prints, with ratios:
 1. a full MPSCD step against a vanilla distillation step (teacher forward without
    gradient + student forward/backward + BCE + optimizer step), resnet50 -> resnet18;
-2. the MPSCD loss terms alone (forward + backward, prototype update and projection heads
-   included) at COCO scale against a straightforward per-class Python loop;
+2. the MPSCD loss terms alone (forward + backward, projection heads included) at COCO
+   scale against a straightforward per-class Python loop, and each formulation on all
+   pairs and on each image's k pairs, also gathered from 4 ranks (mpscd.benchmark_terms,
+   which prints these alone);
 3. what one loader worker delivers, and the training input pipeline (the real loader,
    decoding JPEGs or from the image cache) against the same steps fed from tensors already
    in memory (needs --data_root; --pipeline_only for these alone, e.g. at the paper's
@@ -26,38 +28,15 @@ import resource
 import time
 
 import torch
-import torch.nn.functional as F
 
 from models import build_model
+from mpscd import benchmark_terms
+from mpscd.benchmark_terms import timed, timed_alternately
 from mpscd.engine.config import SCHEMA
 from mpscd.methods.mpscd import MPSCD
 from mpscd.engine.evaluation import (autocast, channels_last, cpu_has_fast_bf16, cuda_amp_dtype, needs_grad_scaler,
                               network_input)
 from mpscd.engine.trainer import build_optimizer
-
-
-def timed(fn, steps, warmup=2, device=None):
-    """Median seconds of one call of fn over `steps` calls after `warmup` calls."""
-    return timed_alternately([fn], steps, warmup, device)[0]
-
-
-def timed_alternately(fns, steps, warmup=2, device=None):
-    """Median seconds of one call of each of fns, called in turn `steps` times after `warmup`
-    turns: a drift in the machine's speed (a neighbour, the clock) hits all of them alike."""
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(steps):
-        for fn, fn_times in zip(fns, times):
-            if device is not None and device.type == "cuda":
-                torch.cuda.synchronize()
-            tic = time.perf_counter()
-            fn()
-            if device is not None and device.type == "cuda":
-                torch.cuda.synchronize()
-            fn_times.append(time.perf_counter() - tic)
-    return [sorted(fn_times)[len(fn_times) // 2] for fn_times in times]
 
 
 def make_step(distiller, cfg, device, next_batch):
@@ -138,71 +117,6 @@ def paper_recipe(args, cfg, device):
             seconds = timed(step, args.steps, warmup=1, device=device)
             memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
             yield f"{teacher} -> {student}", mode, args.batch_size / seconds, first, memory
-
-
-def loop_reference_terms(s, t, labels, bank_s, bank_t, proj_s, proj_t, tau_r=0.1, tau_s=0.1, m=0.9):
-    """MPSCD's three terms (docs/method.md) and the prototype update written plainly, one class and one
-    anchor at a time: the straightforward implementation the vectorised one replaces."""
-    pos = [(i, c) for c in range(labels.shape[1]) for i in range(labels.shape[0]) if labels[i, c] == 1]
-    s_unit, t_unit = F.normalize(s, dim=-1), F.normalize(t, dim=-1)
-    with torch.no_grad():
-        for c in range(labels.shape[1]):
-            members = [i for i, cc in pos if cc == c]
-            if members:
-                for bank, e in ((bank_s, s_unit), (bank_t, t_unit)):
-                    mean = F.normalize(e[members, c].sum(0), dim=0)
-                    bank[c] = F.normalize(m * bank[c] + (1 - m) * mean, dim=0)
-    u = torch.stack([F.normalize(proj_s(s_unit[i, c] - bank_s[c]), dim=0) for i, c in pos])
-    v = torch.stack([F.normalize(proj_t(t_unit[i, c] - bank_t[c]), dim=0) for i, c in pos])
-    pcrd = sum(-F.log_softmax(torch.stack([u[a] @ v[b] / tau_r for b in range(len(pos))]), 0)[a]
-               for a in range(len(pos))) / len(pos)
-    s2s, s2p = 0.0, 0.0
-    for a, (i, c) in enumerate(pos):
-        others = [(j, d) for j, d in pos if j != i]
-        p_t = F.softmax(torch.stack([t_unit[i, c] @ t_unit[j, d] / tau_s for j, d in others]), 0)
-        log_p_s = F.log_softmax(torch.stack([s_unit[i, c] @ s_unit[j, d] / tau_s for j, d in others]), 0)
-        s2s = s2s + (p_t * (p_t.log() - log_p_s)).sum()
-        q_t = F.softmax(torch.stack([t_unit[i, c] @ bank_t[k] / tau_s for k in range(labels.shape[1])]), 0)
-        log_q_s = F.log_softmax(torch.stack([s_unit[i, c] @ bank_s[k] / tau_s for k in range(labels.shape[1])]), 0)
-        s2p = s2p + (q_t * (q_t.log() - log_q_s)).sum()
-    return pcrd + s2s / len(pos) + s2p / len(pos)
-
-
-def loss_terms(args, device, B=64, C=80, D=768):
-    """Vectorised MPSCD terms vs the loop reference at COCO scale, ~3 labels/image."""
-    torch.manual_seed(0)
-    labels = (torch.rand(B, C, device=device) < 2.9 / C).float()
-    s = torch.randn(B, C, D, device=device, requires_grad=True)
-    t = torch.randn(B, C, D, device=device)
-
-    class FixedOutputs(torch.nn.Module):
-        """Stands in for a network, returning the given embeddings (the distiller reads
-        head.queries for the sizes)."""
-        def __init__(self, embeddings):
-            super().__init__()
-            self.embeddings = embeddings
-            self.head = torch.nn.Module()
-            self.head.queries = torch.nn.Parameter(torch.zeros(C, D))
-
-        def forward(self, images):
-            return {"logits": torch.zeros(B, C, device=device), "embeddings": self.embeddings,
-                    "feature": torch.zeros(B, 1, device=device)}
-    # the terms alone: no BCE here for the structure gradient cap to compare with
-    distiller = MPSCD(FixedOutputs(s), FixedOutputs(t), prototype_init="first_batch",
-                      structure_grad_cap=0.0).to(device)
-    distiller.see_training_labels(labels)
-    distiller.bank_s.update(s.detach(), torch.ones(1, C, device=device).expand(B, C))
-    distiller.bank_t.update(t, torch.ones(1, C, device=device).expand(B, C))
-
-    def vectorised():
-        terms = distiller.forward_train(torch.zeros(1, device=device), labels)
-        (terms["pcrd"] + terms["s2s"] + terms["s2p"]).backward()
-
-    def loop():
-        loop_reference_terms(s, t, labels, distiller.bank_s.prototypes.clone(), distiller.bank_t.prototypes.clone(),
-                             distiller.proj_s, distiller.proj_t).backward()
-    n_pos = int(labels.sum())
-    return timed(vectorised, max(args.steps, 5), device=device), timed(loop, 1, warmup=0, device=device), n_pos
 
 
 def default_cfg():
@@ -312,10 +226,11 @@ def main(argv=None):
         for mode, t_vanilla, t_full in step_overhead(args, cfg, device):
             print(f"1. step, resnet50 -> resnet18, {mode}: vanilla distillation {1000 * t_vanilla:.0f} ms, "
                   f"full MPSCD {1000 * t_full:.0f} ms, ratio {t_full / t_vanilla:.3f} (target <= 1.05)", flush=True)
-        t_vec, t_loop, n_pos = loss_terms(args, device)
+        t_vec, t_loop, n_pos = benchmark_terms.against_loop(max(args.steps, 5), device)
         print(f"2. MPSCD loss terms fwd+bwd at B=64, C=80, D=768, {n_pos} positives: vectorised "
               f"{1000 * t_vec:.1f} ms, per-class loop {1000 * t_loop:.0f} ms, speed-up {t_loop / t_vec:.0f}x "
               "(target >= 10x)")
+        benchmark_terms.report(max(args.steps, 5), device)
     if args.data_root:
         print(f"3. one loader worker at {args.img_size} px: {worker_throughput(args, cfg):.0f} img/s "
               "(read, decode, augment; one thread)")

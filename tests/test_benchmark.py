@@ -4,14 +4,24 @@ import argparse
 import torch
 
 from conftest import copy_voc_sample
-from mpscd import benchmark
+from mpscd import benchmark, benchmark_terms
 
 
-def test_loss_terms_and_step_overhead_run_on_the_default_mpscd():
+def test_loss_terms_run_on_all_pairs_and_on_k_pairs_also_gathered():
+    device = torch.device("cpu")
+    t_dense, t_loop, positives = benchmark_terms.against_loop(1, device, B=4, C=5, D=8)
+    assert t_dense > 0 and t_loop > 0 and positives > 0
+    rows = list(benchmark_terms.formulations(1, device, B=4, C=5, D=8))
+    assert [name for name, *_ in rows] == list(benchmark_terms.FORMULATIONS)
+    assert all(t_all > 0 and t_k > 0 and 1 <= k <= 5 for _, t_all, t_k, k in rows)
+    k, rows = benchmark_terms.gathered(1, device, ranks=2, B=4, C=5, D=8)
+    assert [name for name, *_ in rows] == list(benchmark_terms.FORMULATIONS) and 1 <= k <= 5
+    assert all(seconds > 0 and memory >= 0 for _, seconds, memory in rows)
+
+
+def test_step_overhead_runs_on_the_default_mpscd():
     args = argparse.Namespace(steps=1, batch_size=2, img_size=32, modes=("eager",))
     device = torch.device("cpu")
-    t_dense, t_loop, positives = benchmark.loss_terms(args, device, B=4, C=5, D=8)
-    assert t_dense > 0 and t_loop > 0 and positives > 0
     cfg = benchmark.default_cfg()
     (mode, t_vanilla, t_full), = benchmark.step_overhead(args, cfg, device)
     assert mode == "eager" and t_vanilla > 0 and t_full > 0

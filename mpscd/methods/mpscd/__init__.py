@@ -140,20 +140,18 @@ class MPSCD(Distiller):
         for k in names:
             terms[k] = terms[k] * scale
 
-    def _residuals(self, s_emb, t_emb):
-        """The prototype-aware representations: each unit embedding minus its class prototype."""
-        return terms.unit(s_emb) - self.bank_s.prototypes, terms.unit(t_emb) - self.bank_t.prototypes
-
     def _s2s(self, s_emb, t_emb, labels):
         """S2S between objects of different images: all of them on the unit embeddings, or
         ("class_residual") those of one class on the unit prototype-centred embeddings, the
         part of each object that its class does not explain; or ("supcon", the authors'
-        code) the student's own supervised contrast, no teacher."""
+        code) the student's own supervised contrast, no teacher. On each image's
+        max_positives_per_image highest-labelled pairs (terms.top_pairs)."""
+        k = self.max_positives_per_image
         if self.s2s_relations == "all":
-            return terms.s2s_loss(s_emb, t_emb, labels, self.tau_s)
+            return terms.s2s_loss(s_emb, t_emb, labels, self.tau_s, max_positives=k)
         if self.s2s_relations == "supcon":
-            return terms.supcon_loss(s_emb, labels)
-        return terms.s2s_loss(*self._residuals(s_emb, t_emb), labels, self.tau_s, within_class=True)
+            return terms.supcon_loss(s_emb, labels, max_positives=k)
+        return terms.s2s_loss(s_emb, t_emb, labels, self.tau_s, True, k, self.bank_s.prototypes, self.bank_t.prototypes)
 
     def _s2p(self, s_emb, t_emb, labels):
         """S2P over the batch's images per class ("images"), or over the prototypes per
@@ -166,18 +164,15 @@ class MPSCD(Distiller):
             return terms.s2p_over_images(s_emb, t_emb, *protos, labels, self.tau_s, valid)
         if self.s2p_relations == "contrast_mse":
             return terms.prototype_contrast_mse(s_emb, t_emb, *protos, labels, proto_valid=valid)
-        return terms.s2p_loss(s_emb, t_emb, *protos, labels, self.tau_s, self.s2p_negatives, valid)
+        return terms.s2p_loss(s_emb, t_emb, *protos, labels, self.tau_s, self.s2p_negatives, valid,
+                              self.max_positives_per_image)
 
     def _pcrd(self, s_emb, t_emb, labels):
         """PCRD on the prototype-aware residuals of the positives (every positive's class
-        has a prototype in both banks: they were corrected on this batch first). Where the
-        training labels bound the positives per image (max_positives_per_image = k < C), the
-        projection heads see only each image's k highest-labelled pairs, which hold all its
-        positives: a static shape, and a fraction k / C of the heads' work."""
-        r_s, r_t = self._residuals(s_emb, t_emb)
-        classes, k = None, self.max_positives_per_image
-        if k is not None and k < labels.shape[1]:
-            classes = labels.topk(k, dim=1).indices
-            labels = labels.gather(1, classes)
-            r_s, r_t = (r.gather(1, classes[:, :, None].expand(-1, -1, r.shape[2])) for r in (r_s, r_t))
+        has a prototype in both banks: they were corrected on this batch first). The
+        projection heads, its costliest part, see only each image's max_positives_per_image
+        highest-labelled pairs (terms.top_pairs), which hold all its positives."""
+        classes = terms.top_pairs(labels, self.max_positives_per_image)
+        r_s = terms.residual(s_emb, self.bank_s.prototypes, classes)
+        r_t = terms.residual(t_emb, self.bank_t.prototypes, classes)
         return terms.pcrd_loss(self.proj_s(r_s), self.proj_t(r_t), labels, self.tau_r, self.pcrd_positives, classes)

@@ -1,11 +1,17 @@
 """MPSCD's loss terms (docs/method.md).
 
-They take raw [B, C, D] tensors and labels, normalise inside, compute in float32 (also
+They take raw [B, C, D] tensors and labels [B, C], normalise inside, compute in float32 (also
 under autocast) and return a float32 scalar that stays in the graph even when nothing
-contributes (then it is 0). They are written on every (image, class) pair with a mask of
-the ones that take part (positives, labelled pairs), never on a gathered subset: shapes
-never depend on the labels, so a training step needs no nonzero() or boolean indexing,
-which would make the host wait for the GPU. No Python loop over samples or classes.
+contributes (then it is 0). They are written on a fixed set of (image, class) pairs with a
+mask of the ones that take part (positives, labelled pairs), never on a gathered subset:
+shapes never depend on the labels, so a training step needs no nonzero() or boolean
+indexing, which would make the host wait for the GPU. No Python loop over samples or classes.
+
+The terms among positives take `max_positives`, the most positives one image may have (k,
+from the training labels): they then work on each image's k highest-labelled pairs
+(`top_pairs`), which hold all its positives, so that their cost follows the positives,
+(B k)^2 instead of (B C)^2 (without it, or with k >= C: all B x C pairs). S2P over images
+and the prototype contrast take absent labels too: all pairs, at a cost linear in B C D.
 """
 import torch
 import torch.nn.functional as F
@@ -17,11 +23,45 @@ def unit(x):
     return F.normalize(x.float(), dim=-1)
 
 
-def _pairs(labels):
-    """Image and class index of each of the B*C (image, class) pairs, in row-major order."""
+def _norm(x):
+    """|x| over the last dimension, at least 1e-12 as in unit(), without unit()'s [..., D]
+    quotient: where a term needs only the cosines to a few directions, the passes of
+    normalising every (image, class) embedding and of its backward are most of its cost."""
+    return x.norm(dim=-1).clamp_min(1e-12)
+
+
+def _cosines(e, directions):
+    """unit(e) . directions over the last dimension: e [B, C, D], unit rows [C, D] -> [B, C]."""
+    e = e.float()
+    return torch.linalg.vecdot(e, directions) / _norm(e)
+
+
+def top_pairs(labels, max_positives=None):
+    """The classes [B, K] of each image's K = max_positives highest-labelled pairs: all its
+    positives if it has at most K (topk: a static shape, no host sync). All C pairs, in
+    class order, where max_positives is None or at least C."""
     B, C = labels.shape
-    img = torch.arange(B, device=labels.device).repeat_interleave(C)
-    return img, torch.arange(C, device=labels.device).repeat(B)
+    if max_positives is None or max_positives >= C:
+        return torch.arange(C, device=labels.device).expand(B, C)
+    return labels.topk(max_positives, dim=1).indices
+
+
+def pick(x, classes):
+    """x [B, C] or [B, C, D] at each image's pairs `classes` [B, K]: [B, K] or [B, K, D]."""
+    return x.gather(1, classes if x.dim() == 2 else classes[:, :, None].expand(-1, -1, x.shape[2]))
+
+
+def residual(e, prototypes, classes):
+    """The prototype-aware representations of the pairs `classes` [B, K] of e [B, C, D]:
+    each one's unit embedding minus its class prototype (rows of prototypes [C, D])."""
+    return unit(pick(e, classes)) - prototypes[classes]
+
+
+def _flat_pairs(labels, classes):
+    """Image index, class index and positive flag of the pairs `classes` [B, K], flattened
+    row-major to [B*K] (the order of e.flatten(0, 1))."""
+    images = torch.arange(len(classes), device=classes.device).repeat_interleave(classes.shape[1])
+    return images, classes.flatten(), (pick(labels, classes) == 1).flatten()
 
 
 def _masked_mean(values, mask):
@@ -36,65 +76,94 @@ def _valid_classes(labels, proto_valid):
     return proto_valid
 
 
+class _Gram(torch.autograd.Function):
+    """The similarities z_a . z_b / tau of the rows of z [..., n, D]: [..., n, n]. Its
+    backward is one matrix product, (G + G^T) z / tau, where autograd would make two (z is
+    both factors): the products are most of S2S's cost."""
+
+    @staticmethod
+    def forward(ctx, z, tau):
+        ctx.save_for_backward(z)
+        ctx.tau = tau
+        return (z / tau) @ z.transpose(-1, -2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, = ctx.saved_tensors
+        return (grad + grad.transpose(-1, -2)) @ (z / ctx.tau), None
+
+
+_gram = _Gram.apply
+
+
 def _masked_kl(teacher_logits, student_logits, mask):
     """Mean, over the rows (last dimension) with any valid entry, of
     KL(softmax(teacher) || softmax(student)), both softmaxes taken over the entries where
     `mask` is True. Rows without one are computed too and weighted 0."""
     log_p_t = F.log_softmax(teacher_logits.masked_fill(~mask, _MASKED), dim=-1)
     log_p_s = F.log_softmax(student_logits.masked_fill(~mask, _MASKED), dim=-1)
-    kl = torch.where(mask, log_p_t.exp() * (log_p_t - log_p_s), torch.zeros_like(log_p_t))
+    kl = log_p_t.exp() * (log_p_t - log_p_s)  # masked entries add 0: exp(_MASKED) underflows to 0
     return _masked_mean(kl.sum(-1), mask.any(-1))
 
 
 def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance", classes=None):
     """PCRD: InfoNCE between student projections u [B, K, p] and teacher projections
-    v [B, K, p] of the prototype-aware representations, over the positive set
-    A = {(i, k): labels[i, k] = 1}: anchor u_a against the keys {v_b: b in A}, its positive
-    v_a ("instance") or every v_b of its class ("class"). K = C, pair k of class k, unless
-    `classes` [B, K] gives each pair's class (a subset of each image's pairs)."""
+    v [B, K, p] of the prototype-aware representations of the pairs `classes` [B, K]
+    (top_pairs; all C when None) of labels [B, C], over the positive set
+    A = {(i, c): labels[i, c] = 1}: anchor u_a against the keys {v_b: b in A}, its positive
+    v_a ("instance") or every v_b of its class ("class")."""
     if positive_keys not in ("instance", "class"):
         raise ValueError(f"pcrd positives must be 'instance' or 'class', got {positive_keys!r}")
-    positive = (labels == 1).flatten()
+    classes = top_pairs(labels) if classes is None else classes
+    _, cls, positive = _flat_pairs(labels, classes)
     u, v = unit(u).flatten(0, 1), unit(v).flatten(0, 1)
     log_prob = F.log_softmax((u @ v.t() / tau).masked_fill(~positive[None, :], _MASKED), dim=1)
     if positive_keys == "instance":
         per_anchor = -log_prob.diagonal()
     else:
-        cls = _pairs(labels)[1] if classes is None else classes.flatten()
         same = (cls[:, None] == cls[None, :]) & positive[None, :]
         per_anchor = -(log_prob * same).sum(1) / same.sum(1).clamp_min(1)
     return _masked_mean(per_anchor, positive)
 
 
-def s2s_loss(s, t, labels, tau=0.1, within_class=False):
+def s2s_loss(s, t, labels, tau=0.1, within_class=False, max_positives=None, proto_s=None, proto_t=None):
     """PCSD sample-to-sample: KL between the teacher's and the student's softmax similarity
-    rows of the unit embeddings s [B, C, Ds], t [B, C, Dt] of the positives, over the
-    positives of other images; `within_class`: only those of the anchor's class (computed
-    per class, [C, B, B], instead of over every pair of (image, class) pairs)."""
-    s, t, positive = unit(s), unit(t), labels == 1
-    if within_class:
-        per_class = positive.t()
+    rows of the unit embeddings s [B, C, Ds], t [B, C, Dt] of the positives (with
+    prototypes [C, D], of their unit residuals unit(unit(e) - P[c])), over the positives of
+    other images; `within_class`: only those of the anchor's class. On every two of the B*K
+    pairs of top_pairs(labels, max_positives) or, within a class where C <= K^2 (no more
+    entries), on one [B, B] block per class."""
+    B, C = labels.shape
+    classes = top_pairs(labels, max_positives)
+    if within_class and C <= classes.shape[1] ** 2:
+        classes = top_pairs(labels)
+        per_class = (labels == 1).t()
         pairs = per_class[:, :, None] & per_class[:, None, :]
-        pairs &= ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-        similarities = lambda e: torch.einsum("icd,jcd->cij", e, e) / tau
+        pairs &= ~torch.eye(B, dtype=torch.bool, device=labels.device)
+        layout = lambda x: x.transpose(0, 1)  # [C, B, D]
     else:
-        img, _ = _pairs(labels)
-        positive = positive.flatten()
+        img, cls, positive = _flat_pairs(labels, classes)
         pairs = positive[:, None] & positive[None, :] & (img[:, None] != img[None, :])
-        similarities = lambda e: e.flatten(0, 1) @ e.flatten(0, 1).t() / tau
-    return _masked_kl(similarities(t), similarities(s), pairs)
+        if within_class:
+            pairs &= cls[:, None] == cls[None, :]
+        layout = lambda x: x.flatten(0, 1)  # [B*K, D]
+    rows = lambda e, proto: layout(unit(pick(e, classes) if proto is None else residual(e, proto, classes)))
+    return _masked_kl(_gram(rows(t, proto_t), tau), _gram(rows(s, proto_s), tau), pairs)
 
 
-def s2p_loss(s, t, proto_s, proto_t, labels, tau=0.1, negatives=False, proto_valid=None):
+def s2p_loss(s, t, proto_s, proto_t, labels, tau=0.1, negatives=False, proto_valid=None, max_positives=None):
     """PCSD sample-to-prototype: KL between the teacher's and the student's softmaxes over
-    the class prototypes (rows [C, D]), one per positive (i, c). `negatives=True` adds the
-    embeddings of absent labels as anchors; `proto_valid` [C] bool leaves uninitialised
+    the class prototypes (rows [C, D]), one per positive (i, c), among the pairs of
+    top_pairs(labels, max_positives). `negatives=True` adds the embeddings of absent labels
+    as anchors (then on all B x C pairs); `proto_valid` [C] bool leaves uninitialised
     prototypes out of both softmaxes."""
-    anchors = (labels == 1) | ((labels == 0) if negatives else False)
+    classes = top_pairs(labels, None if negatives else max_positives)
+    picked = pick(labels, classes)
+    anchors = (picked == 1) | ((picked == 0) if negatives else False)
     mask = anchors[:, :, None]
     if proto_valid is not None:
         mask = mask & proto_valid
-    similarities = lambda e, proto: torch.einsum("bcd,kd->bck", unit(e), unit(proto)) / tau
+    similarities = lambda e, proto: unit(pick(e, classes)) @ unit(proto).t() / tau  # [B, K, C]
     return _masked_kl(similarities(t, proto_t), similarities(s, proto_s), mask)
 
 
@@ -112,15 +181,16 @@ def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
     valid = _valid_classes(labels, proto_valid)
 
     def similarities(e, proto):
-        proto = proto.float()
+        proto, e = proto.float(), e.float()
         centre = (proto * valid[:, None]).sum(0) / valid.sum().clamp_min(1)
-        return torch.einsum("bcd,cd->cb", unit(unit(e) - centre), unit(proto - centre)) / tau
+        centred = e - _norm(e)[..., None] * centre  # |e| (unit(e) - centre): the same direction
+        return _cosines(centred, unit(proto - centre)).t() / tau
 
     mask = (labels >= 0).t() & valid[:, None]
     return _masked_kl(similarities(t, proto_t), similarities(s, proto_s), mask)
 
 
-def supcon_loss(e, labels, tau=0.2):
+def supcon_loss(e, labels, tau=0.2, max_positives=None):
     """The authors' code's sample-to-sample term: multi-label supervised contrast of ONE
     network's label-wise embeddings e [B, C, D] (SADCL's, as AiXia520/MPSCD uses it; no
     teacher). Anchor a = (i, c) positive; its positives: the positives of class c in other
@@ -128,12 +198,12 @@ def supcon_loss(e, labels, tau=0.2):
 
         mean over anchors with a positive of  -1/|P(a)| sum_{p in P(a)} log( exp(z_a.z_p / tau) / sum_{b in A, b != a} exp(z_a.z_b / tau) )
 
-    tau 0.2 is the authors' temperature."""
-    positive = (labels == 1).flatten()
-    _, cls = _pairs(labels)
-    z = unit(e).flatten(0, 1)
+    tau 0.2 is the authors' temperature. On the B*K pairs of top_pairs(labels, max_positives)."""
+    classes = top_pairs(labels, max_positives)
+    _, cls, positive = _flat_pairs(labels, classes)
+    z = unit(pick(e, classes)).flatten(0, 1)
     others = positive[:, None] & positive[None, :] & ~torch.eye(len(z), dtype=torch.bool, device=z.device)
-    log_prob = F.log_softmax((z @ z.t() / tau).masked_fill(~others, _MASKED), dim=1)
+    log_prob = F.log_softmax(_gram(z, tau).masked_fill(~others, _MASKED), dim=1)
     partners = others & (cls[:, None] == cls[None, :])  # a pair is one (image, class): same class, other image
     per_anchor = -(log_prob * partners).sum(1) / partners.sum(1).clamp_min(1)
     return _masked_mean(per_anchor, partners.any(1))
@@ -152,7 +222,7 @@ def prototype_contrast_mse(s, t, proto_s, proto_t, labels, tau=0.07, proto_valid
     valid = _valid_classes(labels, proto_valid)
 
     def contrast(e, proto):
-        similarity = torch.einsum("bcd,cd->cb", unit(e), unit(proto)) / tau
+        similarity = _cosines(e, unit(proto)).t() / tau
         return (torch.logsumexp(similarity.masked_fill(~known, _MASKED), dim=1)
                 - torch.logsumexp(similarity.masked_fill(~present, _MASKED), dim=1))
 
