@@ -11,6 +11,16 @@ def _conv3x3(c_in, c_out, stride=1):
     return nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
 
 
+def _stages(block, widths, n):
+    """Three stages of n blocks after a stem of widths[0] channels: stage i has widths[i + 1]
+    channels; the first block of stages 2 and 3 halves the resolution."""
+    layers = []
+    for stage, width in enumerate(widths[1:]):
+        for i in range(n):
+            layers.append(block(widths[stage] if i == 0 else width, width, 2 if stage > 0 and i == 0 else 1))
+    return layers
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with BatchNorm; the shortcut is a 1x1 projection where the
     shape changes."""
@@ -36,13 +46,8 @@ class CifarResNet(nn.Module):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"a CIFAR ResNet has depth 6n + 2, got {depth}")
-        n = (depth - 2) // 6
-        layers = [_conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
-        for stage, width in enumerate(widths[1:]):
-            for block in range(n):
-                c_in = widths[stage] if block == 0 else width
-                layers.append(BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1))
-        self.body = nn.Sequential(*layers)
+        stem = [_conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*stem, *_stages(BasicBlock, widths, (depth - 2) // 6))
         self.out_channels = widths[-1]
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -77,14 +82,9 @@ class WideResNet(nn.Module):
         super().__init__()
         if (depth - 4) % 6:
             raise ValueError(f"a wide ResNet has depth 6n + 4, got {depth}")
-        n, widths = (depth - 4) // 6, (16, 16 * widen, 32 * widen, 64 * widen)
-        layers = [_conv3x3(3, widths[0])]
-        for stage, width in enumerate(widths[1:]):
-            for block in range(n):
-                c_in = widths[stage] if block == 0 else width
-                layers.append(PreActBlock(c_in, width, 2 if stage > 0 and block == 0 else 1))
-        layers += [nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True)]
-        self.body = nn.Sequential(*layers)
+        widths = (16, 16 * widen, 32 * widen, 64 * widen)
+        self.body = nn.Sequential(_conv3x3(3, widths[0]), *_stages(PreActBlock, widths, (depth - 4) // 6),
+                                  nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True))
         self.out_channels = widths[-1]
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
