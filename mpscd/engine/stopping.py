@@ -4,7 +4,9 @@ every process of a job, and Slurm can warn ahead of a pre-emption with another s
 the step in progress (save, then stop or go on), on every rank at the same step. Loader
 workers ignore these signals (`ignore_in_worker`), so that they outlive the main process's
 save instead of dying first."""
+import os
 import signal
+import threading
 
 import torch
 
@@ -26,10 +28,25 @@ def signal_name(signum):
     return signal.Signals(signum).name
 
 
+WORKER_GRACE_SECONDS = 60
+
+
+def _exit_after_grace(signum, frame):
+    """A worker's SIGTERM: exit cleanly (status 0, which the loader does not report as a
+    failure) once the main process has had time to finish its step and save. The loader's
+    own clean-up also terminates a worker with SIGTERM, rarely: it then waits this long."""
+    timer = threading.Timer(WORKER_GRACE_SECONDS, os._exit, (0,))
+    timer.daemon = True  # a worker that ends normally meanwhile does not wait for it
+    timer.start()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one timer
+
+
 def ignore_in_worker():
-    """In a loader worker: the main process handles the stop and pre-emption signals."""
-    for sig in (*STOP_SIGNALS, *(getattr(signal, name) for name in PREEMPT_SIGNALS)):
+    """In a loader worker: the main process handles the stop and pre-emption signals; a
+    group SIGTERM ends the worker only after a grace period (it must outlive the save)."""
+    for sig in (signal.SIGINT, *(getattr(signal, name) for name in PREEMPT_SIGNALS)):
         signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_after_grace)
 
 
 class StopSignals:

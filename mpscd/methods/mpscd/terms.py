@@ -19,21 +19,27 @@ import torch.nn.functional as F
 _MASKED = -1e4  # a logit whose exp() is 0 in float32, without the NaNs of -inf
 
 
+def _masked(logits, keep):
+    """The logits where `keep` is True, _MASKED elsewhere (where(): one pass, masked_fill two)."""
+    return torch.where(keep, logits, _MASKED)
+
+
 def unit(x):
     return F.normalize(x.float(), dim=-1)
 
 
 def _norm(x):
-    """|x| over the last dimension, at least 1e-12 as in unit(), without unit()'s [..., D]
-    quotient: where a term needs only the cosines to a few directions, the passes of
-    normalising every (image, class) embedding and of its backward are most of its cost."""
+    """|x| over the last dimension, at least 1e-12 as in unit(). The S2P terms over images
+    need only cosines: normalising every (image, class) embedding would make [B, C, D]
+    tensors whose passes (and their backward's) are most of those terms' cost."""
     return x.norm(dim=-1).clamp_min(1e-12)
 
 
 def _cosines(e, directions):
-    """unit(e) . directions over the last dimension: e [B, C, D], unit rows [C, D] -> [B, C]."""
+    """unit(e[b, c]) . directions[c] of e [B, C, D] and unit rows [C, D]: [C, B], one matrix
+    product per class (no [B, C, D] product as vecdot makes)."""
     e = e.float()
-    return torch.linalg.vecdot(e, directions) / _norm(e)
+    return (e.transpose(0, 1) @ directions[:, :, None]).squeeze(-1) / _norm(e).t()
 
 
 def top_pairs(labels, max_positives=None):
@@ -100,9 +106,10 @@ def _masked_kl(teacher_logits, student_logits, mask):
     """Mean, over the rows (last dimension) with any valid entry, of
     KL(softmax(teacher) || softmax(student)), both softmaxes taken over the entries where
     `mask` is True. Rows without one are computed too and weighted 0."""
-    log_p_t = F.log_softmax(teacher_logits.masked_fill(~mask, _MASKED), dim=-1)
-    log_p_s = F.log_softmax(student_logits.masked_fill(~mask, _MASKED), dim=-1)
-    kl = log_p_t.exp() * (log_p_t - log_p_s)  # masked entries add 0: exp(_MASKED) underflows to 0
+    teacher_logits, student_logits = _masked(teacher_logits, mask), _masked(student_logits, mask)
+    log_p_t, log_p_s = F.log_softmax(teacher_logits, dim=-1), F.log_softmax(student_logits, dim=-1)
+    # p_t by softmax(), not log_p_t.exp() (slow where it underflows); masked entries add 0, p_t is 0 there
+    kl = F.softmax(teacher_logits, dim=-1) * (log_p_t - log_p_s)
     return _masked_mean(kl.sum(-1), mask.any(-1))
 
 
@@ -117,7 +124,7 @@ def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance", classes=None):
     classes = top_pairs(labels) if classes is None else classes
     _, cls, positive = _flat_pairs(labels, classes)
     u, v = unit(u).flatten(0, 1), unit(v).flatten(0, 1)
-    log_prob = F.log_softmax((u @ v.t() / tau).masked_fill(~positive[None, :], _MASKED), dim=1)
+    log_prob = F.log_softmax(_masked(u @ v.t() / tau, positive[None, :]), dim=1)
     if positive_keys == "instance":
         per_anchor = -log_prob.diagonal()
     else:
@@ -183,8 +190,8 @@ def s2p_over_images(s, t, proto_s, proto_t, labels, tau, proto_valid=None):
     def similarities(e, proto):
         proto, e = proto.float(), e.float()
         centre = (proto * valid[:, None]).sum(0) / valid.sum().clamp_min(1)
-        centred = e - _norm(e)[..., None] * centre  # |e| (unit(e) - centre): the same direction
-        return _cosines(centred, unit(proto - centre)).t() / tau
+        centred = torch.addcmul(e, _norm(e)[..., None], centre, value=-1)  # |e| (unit(e) - centre): same direction
+        return _cosines(centred, unit(proto - centre)) / tau
 
     mask = (labels >= 0).t() & valid[:, None]
     return _masked_kl(similarities(t, proto_t), similarities(s, proto_s), mask)
@@ -203,7 +210,7 @@ def supcon_loss(e, labels, tau=0.2, max_positives=None):
     _, cls, positive = _flat_pairs(labels, classes)
     z = unit(pick(e, classes)).flatten(0, 1)
     others = positive[:, None] & positive[None, :] & ~torch.eye(len(z), dtype=torch.bool, device=z.device)
-    log_prob = F.log_softmax(_gram(z, tau).masked_fill(~others, _MASKED), dim=1)
+    log_prob = F.log_softmax(_masked(_gram(z, tau), others), dim=1)
     partners = others & (cls[:, None] == cls[None, :])  # a pair is one (image, class): same class, other image
     per_anchor = -(log_prob * partners).sum(1) / partners.sum(1).clamp_min(1)
     return _masked_mean(per_anchor, partners.any(1))
@@ -222,8 +229,7 @@ def prototype_contrast_mse(s, t, proto_s, proto_t, labels, tau=0.07, proto_valid
     valid = _valid_classes(labels, proto_valid)
 
     def contrast(e, proto):
-        similarity = _cosines(e, unit(proto)).t() / tau
-        return (torch.logsumexp(similarity.masked_fill(~known, _MASKED), dim=1)
-                - torch.logsumexp(similarity.masked_fill(~present, _MASKED), dim=1))
+        similarity = _cosines(e, unit(proto)) / tau
+        return torch.logsumexp(_masked(similarity, known), dim=1) - torch.logsumexp(_masked(similarity, present), dim=1)
 
     return _masked_mean((contrast(s, proto_s) - contrast(t, proto_t)) ** 2, present.any(1) & valid)
