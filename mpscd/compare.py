@@ -5,8 +5,8 @@ WORK_DIR is an mpscd.table folder (<label>/seed<s>/results.json). For each folde
 row's value per seed is printed; each of --rows is compared with the best of --baselines
 (the highest mean in that folder) over the seeds both have: mean difference, paired t-test
 (two-sided) and Wilcoxon signed-rank p-values, and the t-test's p-value Holm-corrected over
-all comparisons of the command (every row in every folder). The rows' commits are checked
-to be one."""
+all comparisons of the command (every row in every folder). Each folder's commits are
+printed: compare only rows run with one commit."""
 import argparse
 import glob
 import json

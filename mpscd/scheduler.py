@@ -2,10 +2,11 @@
 teachers before their students."""
 import functools
 import os
+import signal
 import subprocess
 import time
 
-from mpscd.engine.stopping import Interrupted, StopSignals, signal_name
+from mpscd.engine.stopping import PREEMPT_SIGNALS, Interrupted, StopSignals, signal_name
 from utils.logger import format_duration
 from utils.run_lock import BUSY_EXIT_CODE, lock_holder
 
@@ -46,6 +47,8 @@ class Scheduler:
     def run(self):
         """Runs every job; returns the failed ones. SIGTERM or SIGINT is passed on to the runs
         (which save and stop) and, once they have, raises Interrupted."""
+        for name in PREEMPT_SIGNALS:  # the runs act on a pre-emption warning; the table must not die of it
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
         with StopSignals() as signals:
             while any(job.state in ("pending", "running") for job in self.jobs):
                 while self.free and (job := self.ready()):

@@ -158,6 +158,15 @@ def test_s2s_on_one_class_residuals(case):
     check(loss, ref_s2s_class_residual(x["s"], x["t"], x["ps"], x["pt"], labels), x["s"], x["t"])
 
 
+@pytest.mark.parametrize("on_k_pairs", [False, True])
+def test_s2s_on_one_class_residuals_from_the_prototypes(case, on_k_pairs):
+    """As the distiller calls it: the residuals made inside, on all pairs or each image's k."""
+    labels, x = case
+    k = int((labels == 1).sum(1).max()) if on_k_pairs else None
+    loss = s2s_loss(x["s"], x["t"], labels, TAU, True, k, terms.unit(x["ps"]), terms.unit(x["pt"]))
+    check(loss, ref_s2s_class_residual(x["s"], x["t"], x["ps"], x["pt"], labels), x["s"], x["t"])
+
+
 @pytest.mark.parametrize("with_invalid", [False, True])
 def test_s2p_over_images(case, with_invalid):
     labels, x = case

@@ -45,7 +45,10 @@ class Number:
     def __call__(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float) if self.kind is float else int):
             _refuse(self, value)
-        given, value = value, self.kind(value)
+        try:
+            given, value = value, self.kind(value)
+        except OverflowError:  # an int too large for a float
+            _refuse(self, value)
         if ((self.kind is float and not math.isfinite(value))
                 or (self.low is not None and value < self.low) or (self.high is not None and value > self.high)
                 or (self.above is not None and value <= self.above) or (self.below is not None and value >= self.below)
@@ -136,15 +139,19 @@ class Schedule:
     constant factor of 1. Returned as a tuple of float pairs."""
 
     def __str__(self):
-        return "a sequence of (progress, factor) points, progress rising within [0, 1], e.g. ((0, 0), (0.2, 1))"
+        return ("a sequence of (progress, factor) points, progress rising within [0, 1], factors finite and "
+                ">= 0, e.g. ((0, 0), (0.2, 1))")
 
     def __call__(self, value):
         try:
+            if any(isinstance(v, bool) for point in value for v in point):
+                raise TypeError("a bool is not a number here")
             points = tuple((float(x), float(y)) for x, y in value)
         except (TypeError, ValueError):
             _refuse(self, value)
         xs = [x for x, _ in points]
-        if not all(0.0 <= x <= 1.0 for x in xs) or xs != sorted(xs):
+        if (not all(0.0 <= x <= 1.0 for x in xs) or xs != sorted(xs)
+                or not all(math.isfinite(y) and y >= 0 for _, y in points)):
             _refuse(self, value)
         return points
 

@@ -22,17 +22,23 @@ def build_network(cfg, role, num_classes):
     return build_model(cfg[role], num_classes, cfg["embed_dim"], cfg["pretrained"], cfg[f"{role}_weights"])
 
 
-def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=False):
+def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=False, classes=None):
     """A network from a checkpoint of this program; refuses one of another architecture,
-    class count or embedding size than expected. `with_state` also returns the checkpoint."""
+    classes (count, or names and order where both are known) or embedding size than
+    expected. `with_state` also returns the checkpoint."""
     state = load_checkpoint(path)
-    expected = {"arch": arch, "num_classes": num_classes, "embed_dim": embed_dim}
+    expected = {"arch": arch, "num_classes": num_classes, "embed_dim": embed_dim,
+                "classes": classes if state.get("classes") is not None else None}
     for key, value in expected.items():
         if value is not None and state[key] != value:
             raise UserError(f"checkpoint {path} holds {key}={state[key]!r} but the config needs {value!r}; "
                             "point teacher_checkpoint at a matching checkpoint or set it to None to train one")
     model = build_model(state["arch"], state["num_classes"], state["embed_dim"])
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:  # e.g. a checkpoint of the previous label-embedding head
+        raise UserError(f"checkpoint {path} does not fit this program's {state['arch']} network "
+                        f"({str(e).splitlines()[0]}); retrain it with this version") from None
     return (model, state) if with_state else model
 
 
@@ -77,7 +83,8 @@ class Run:
         run folder when a resumed run already trained it, or trained now."""
         cfg = self.cfg
         if cfg["teacher_checkpoint"]:
-            model = load_network(cfg["teacher_checkpoint"], cfg["teacher"], self.num_classes, cfg["embed_dim"])
+            model = load_network(cfg["teacher_checkpoint"], cfg["teacher"], self.num_classes, cfg["embed_dim"],
+                                 classes=list(self.train_set.classes))
             model.to(self.device)
             metrics = evaluate(model, self.loaders[1], self.device, cfg, self.max_iters)
             self.log(f"[teacher] loaded {cfg['teacher_checkpoint']}: {summary(metrics)}")
