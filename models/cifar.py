@@ -39,22 +39,29 @@ class BasicBlock(nn.Module):
         return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-class CifarResNet(nn.Module):
-    """depth = 6n + 2: n basic blocks per stage; widths (stem, stage 1, stage 2, stage 3)."""
+class _Trunk(nn.Module):
+    """The layers in sequence, convolutions Kaiming-initialised (fan-out) as in both papers."""
 
-    def __init__(self, depth, widths=(16, 16, 32, 64)):
+    def __init__(self, layers, out_channels):
         super().__init__()
-        if (depth - 2) % 6:
-            raise ValueError(f"a CIFAR ResNet has depth 6n + 2, got {depth}")
-        stem = [_conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
-        self.body = nn.Sequential(*stem, *_stages(BasicBlock, widths, (depth - 2) // 6))
-        self.out_channels = widths[-1]
+        self.body = nn.Sequential(*layers)
+        self.out_channels = out_channels
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
         return self.body(x)
+
+
+class CifarResNet(_Trunk):
+    """depth = 6n + 2: n basic blocks per stage; widths (stem, stage 1, stage 2, stage 3)."""
+
+    def __init__(self, depth, widths=(16, 16, 32, 64)):
+        if (depth - 2) % 6:
+            raise ValueError(f"a CIFAR ResNet has depth 6n + 2, got {depth}")
+        stem = [_conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
+        super().__init__([*stem, *_stages(BasicBlock, widths, (depth - 2) // 6)], widths[-1])
 
 
 class PreActBlock(nn.Module):
@@ -75,23 +82,15 @@ class PreActBlock(nn.Module):
         return out + (x if self.shortcut is None else self.shortcut(pre))
 
 
-class WideResNet(nn.Module):
+class WideResNet(_Trunk):
     """WRN-depth-k: depth = 6n + 4, stage widths 16k, 32k, 64k; a final BN-ReLU."""
 
     def __init__(self, depth, widen):
-        super().__init__()
         if (depth - 4) % 6:
             raise ValueError(f"a wide ResNet has depth 6n + 4, got {depth}")
         widths = (16, 16 * widen, 32 * widen, 64 * widen)
-        self.body = nn.Sequential(_conv3x3(3, widths[0]), *_stages(PreActBlock, widths, (depth - 4) // 6),
-                                  nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True))
-        self.out_channels = widths[-1]
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x):
-        return self.body(x)
+        super().__init__([_conv3x3(3, widths[0]), *_stages(PreActBlock, widths, (depth - 4) // 6),
+                          nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True)], widths[-1])
 
 
 # name: builder. resnet8x4 / resnet32x4: four times the widths, as CRD defines them.
