@@ -200,6 +200,8 @@ class StageTrainer:
             self.progress(losses, elapsed)
         if saves:
             self.save()
+        if not (preempted or stop):
+            return
         where = f"checkpoint {self.path('last')} saved at epoch {self.epoch + 1}, iteration {n}"
         if preempted:
             self.log(f"[{self.stage}] pre-emption signal: {where}")

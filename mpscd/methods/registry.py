@@ -44,12 +44,17 @@ def checked_spec(spec):
                                      for k, v in spec.items() if k != "type"}}
 
 
-def distiller_class(spec):
-    """The distiller class a config's distiller dict names, after checking its options."""
+def _checked(spec):
+    """checked_spec(spec), its refusal as the one-line UserError a user sees."""
     try:
-        return DISTILLERS[checked_spec(spec)["type"]]
+        return checked_spec(spec)
     except Invalid as e:
         raise UserError(f"{e.where('distiller')}: {e.message}") from None
+
+
+def distiller_class(spec):
+    """The distiller class a config's distiller dict names, after checking its options."""
+    return DISTILLERS[_checked(spec)["type"]]
 
 
 def distiller_settings(spec):
@@ -61,6 +66,6 @@ def distiller_settings(spec):
 
 def build_distiller(spec, student, teacher=None):
     """spec: the config's distiller dict, {type: name, **options}."""
-    cls = distiller_class(spec)
-    kwargs = {k: v for k, v in checked_spec(spec).items() if k != "type"}
+    kwargs = _checked(spec)
+    cls = DISTILLERS[kwargs.pop("type")]
     return cls(student, teacher, **kwargs) if cls.needs_teacher else cls(student, **kwargs)
