@@ -260,3 +260,12 @@ def test_prototype_contrast_mse(case, with_invalid):
     valid = torch.arange(labels.shape[1]) % 2 == 0 if with_invalid else None
     loss = terms.prototype_contrast_mse(x["s"], x["t"], x["ps"], x["pt"], labels, proto_valid=valid)
     check(loss, ref_prototype_contrast_mse(x["s"], x["t"], x["ps"], x["pt"], labels, valid=valid), x["s"], x["t"])
+
+
+def test_norm_backward():
+    """The S2P terms' norms over images have their own backward (one pass over x)."""
+    x = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(terms._norm, (x,))
+    zero = torch.zeros(2, 3, requires_grad=True)
+    terms._norm(zero).sum().backward()
+    assert torch.equal(zero.grad, torch.zeros(2, 3))  # clamped: no gradient, as norm().clamp_min()'s

@@ -55,7 +55,7 @@ def test_terms_on_each_images_highest_labels_equal_all_pairs(term, labels):
         loss.backward()
         results.append([loss] + [value.grad if value.grad is not None else torch.zeros(()) for value in x.values()])
     for all_pairs, top_k in zip(*results):
-        assert torch.allclose(all_pairs, top_k, rtol=1e-5, atol=1e-7)
+        assert torch.allclose(all_pairs, top_k, rtol=1e-5, atol=1e-6)  # float32 sums in another order
 
 
 def test_similarity_matrix_backward():

@@ -151,7 +151,8 @@ class MPSCD(Distiller):
             return terms.s2s_loss(s_emb, t_emb, labels, self.tau_s, max_positives=k)
         if self.s2s_relations == "supcon":
             return terms.supcon_loss(s_emb, labels, max_positives=k)
-        return terms.s2s_loss(s_emb, t_emb, labels, self.tau_s, True, k, self.bank_s.prototypes, self.bank_t.prototypes)
+        return terms.s2s_loss(s_emb, t_emb, labels, self.tau_s, within_class=True, max_positives=k,
+                              proto_s=self.bank_s.prototypes, proto_t=self.bank_t.prototypes)
 
     def _s2p(self, s_emb, t_emb, labels):
         """S2P over the batch's images per class ("images"), or over the prototypes per
@@ -165,7 +166,7 @@ class MPSCD(Distiller):
         if self.s2p_relations == "contrast_mse":
             return terms.prototype_contrast_mse(s_emb, t_emb, *protos, labels, proto_valid=valid)
         return terms.s2p_loss(s_emb, t_emb, *protos, labels, self.tau_s, self.s2p_negatives, valid,
-                              self.max_positives_per_image)
+                              max_positives=self.max_positives_per_image)
 
     def _pcrd(self, s_emb, t_emb, labels):
         """PCRD on the prototype-aware residuals of the positives (every positive's class

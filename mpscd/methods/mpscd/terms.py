@@ -19,20 +19,28 @@ import torch.nn.functional as F
 _MASKED = -1e4  # a logit whose exp() is 0 in float32, without the NaNs of -inf
 
 
-def _masked(logits, keep):
-    """The logits where `keep` is True, _MASKED elsewhere (where(): one pass, masked_fill two)."""
-    return torch.where(keep, logits, _MASKED)
-
-
 def unit(x):
     return F.normalize(x.float(), dim=-1)
 
 
-def _norm(x):
+class _Norm(torch.autograd.Function):
     """|x| over the last dimension, at least 1e-12 as in unit(). The S2P terms over images
-    need only cosines: normalising every (image, class) embedding would make [B, C, D]
-    tensors whose passes (and their backward's) are most of those terms' cost."""
-    return x.norm(dim=-1).clamp_min(1e-12)
+    need only cosines, so they take norms of every (image, class) embedding instead of
+    normalising them; norm()'s own backward makes three [B, C, D] passes, this one one."""
+
+    @staticmethod
+    def forward(ctx, x):
+        norm = x.norm(dim=-1)
+        ctx.save_for_backward(x, norm)
+        return norm.clamp_min(1e-12)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, norm = ctx.saved_tensors
+        return x * torch.where(norm > 1e-12, grad / norm, 0.0)[..., None]  # 0 where clamped
+
+
+_norm = _Norm.apply
 
 
 def _cosines(e, directions):
@@ -68,6 +76,11 @@ def _flat_pairs(labels, classes):
     row-major to [B*K] (the order of e.flatten(0, 1))."""
     images = torch.arange(len(classes), device=classes.device).repeat_interleave(classes.shape[1])
     return images, classes.flatten(), (pick(labels, classes) == 1).flatten()
+
+
+def _masked(logits, keep):
+    """The logits where `keep` is True, _MASKED elsewhere (where(): one pass, masked_fill two)."""
+    return torch.where(keep, logits, _MASKED)
 
 
 def _masked_mean(values, mask):
@@ -124,7 +137,7 @@ def pcrd_loss(u, v, labels, tau=0.1, positive_keys="instance", classes=None):
     classes = top_pairs(labels) if classes is None else classes
     _, cls, positive = _flat_pairs(labels, classes)
     u, v = unit(u).flatten(0, 1), unit(v).flatten(0, 1)
-    log_prob = F.log_softmax(_masked(u @ v.t() / tau, positive[None, :]), dim=1)
+    log_prob = F.log_softmax(_masked((u / tau) @ v.t(), positive[None, :]), dim=1)  # / tau on [n, p], not [n, n]
     if positive_keys == "instance":
         per_anchor = -log_prob.diagonal()
     else:
