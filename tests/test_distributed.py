@@ -14,7 +14,7 @@ from mpscd.engine.data import ShardSampler, make_test_loader
 from mpscd.methods import build_distiller
 from mpscd.engine.evaluation import evaluate
 from mpscd.methods.mpscd.terms import s2s_loss
-from mpscd.engine.trainer import build_optimizer
+from mpscd.engine.trainer import LossSums, build_optimizer
 from utils.distributed import gather_rows
 
 CFG = {"amp": False, "cpu_bf16": False, "channels_last": False, "eval_threshold": 0.5}
@@ -123,7 +123,11 @@ def worker(rank, world, port, out):
         gathered = [gathered_s2s(rank, world, compiled=compiled) for compiled in (False, True)]
         # 4. final student weights under DDP
         weights = train_weights(world, rank)
-        out.put((rank, metrics, {k: v.numpy() for k, v in weights.items()}, gathered))
+        # 5. a non-finite loss on one rank stops every rank (none saves the NaN weights)
+        sums = LossSums(first_unchecked=1)
+        sums.add({"bce": torch.tensor(float("nan") if rank == 1 else 1.0)})
+        window = sums.unchecked_window(iteration=4)
+        out.put((rank, metrics, {k: v.numpy() for k, v in weights.items()}, gathered, window))
     finally:
         dist.destroy_process_group()
 
@@ -136,7 +140,8 @@ def test_two_processes_match_one():
     for p in procs:
         p.start()
     results = sorted([out.get(timeout=280) for _ in range(2)], key=lambda r: r[0])
-    _, metrics, weights, _ = results[0]
+    _, metrics, weights, _, _ = results[0]
+    assert [window for *_, window in results] == ["iterations 1-4"] * 2
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
@@ -146,7 +151,7 @@ def test_two_processes_match_one():
         np.testing.assert_allclose(metrics[key], single[key], rtol=1e-6)
     loss, grad = gathered_s2s(0, 1)
     for mode in (0, 1):  # eager, compiled
-        shares = [gathered[mode] for _, _, _, gathered in results]
+        shares = [gathered[mode] for _, _, _, gathered, _ in results]
         assert all(rank_loss == pytest.approx(loss, rel=1e-5) for rank_loss, _ in shares)
         assert np.allclose(np.concatenate([rank_grad for _, rank_grad in shares]), grad, atol=1e-6)
     reference = train_weights(1, 0)

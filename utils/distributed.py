@@ -52,6 +52,15 @@ def barrier():
         dist.barrier(group=control_group())
 
 
+def on_every_rank(flag):
+    """Whether `flag` holds on every rank (a CPU all-reduce over gloo)."""
+    if not is_distributed():
+        return flag
+    value = torch.tensor([int(flag)])
+    dist.all_reduce(value, dist.ReduceOp.MIN, group=control_group())
+    return bool(value)
+
+
 def all_reduce_sum(*tensors):
     """Sum tensors over all ranks in place; returns them."""
     if is_distributed():

@@ -11,7 +11,7 @@ from mpscd.engine.evaluation import autocast, channels_last, evaluate, needs_gra
 from mpscd.engine.stopping import Interrupted, signal_name
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
-from utils.distributed import barrier, is_distributed, is_main_process
+from utils.distributed import barrier, is_distributed, is_main_process, on_every_rank
 from utils.logger import append_jsonl, format_duration
 from utils.seed import rng_state, set_rng_state
 
@@ -49,9 +49,11 @@ class LossSums:
         return {k: v.item() / max(self.count, 1) for k, v in self.sums.items()}
 
     def unchecked_window(self, iteration):
-        """True if every sum is finite (then the window restarts after `iteration`), else
-        the text naming the iterations since the last check."""
-        if all(torch.isfinite(v) for v in self.sums.values()):
+        """None if every sum is finite on every rank (then the window restarts after
+        `iteration`), else the text naming the iterations since the last check. All ranks
+        agree: a NaN on one rank reaches every replica through the gradients' average, and
+        rank 0 must not save it."""
+        if on_every_rank(all(torch.isfinite(v) for v in self.sums.values())):
             self.first_unchecked = iteration + 1
             return None
         first = self.first_unchecked
@@ -217,8 +219,9 @@ class StageTrainer:
         if window is None:
             return
         values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.sums.items())
-        raise UserError(f"[{self.stage}] non-finite loss at epoch {self.epoch + 1}, {window} (sums over the "
-                        f"epoch: {values}); the last good checkpoint is {self.path('last')}; "
+        where = " on this rank" if is_distributed() else ""
+        raise UserError(f"[{self.stage}] non-finite loss at epoch {self.epoch + 1}, {window} (sums over the epoch"
+                        f"{where}: {values}); the last good checkpoint is {self.path('last')}; "
                         "lower the learning rate or the loss weights")
 
     def progress(self, losses, elapsed):
