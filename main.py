@@ -17,7 +17,7 @@ from utils.checkpoint import remove_partial_saves
 from utils.distributed import init_from_environment, is_main_process, rank, world_size
 from utils.logger import format_duration, get_logger
 from utils.metrics import PROTOCOLS
-from utils.provenance import code_version, describe
+from utils.provenance import RunCode, code_version, describe
 from utils.run_lock import BUSY_EXIT_CODE, RunFolderBusy, RunLock
 from utils.seed import seed_everything
 
@@ -85,7 +85,7 @@ def run(args, cfg, work_dir, device):
         for path in remove_partial_saves(work_dir):
             log(f"removed {path}, a checkpoint save that a kill interrupted (the previous checkpoint is intact)")
     with StopSignals(cfg["preempt_signal"], cfg["preempt_action"]) as signals:
-        results = Run(cfg, work_dir, device, log, signals, args.max_iters, args.resume).run(version)
+        results = Run(cfg, work_dir, device, log, signals, RunCode(version), args.max_iters, args.resume).run()
     log(f"done in {format_duration(time.time() - tic)}: student mAP {results['student_metrics']['mAP']:.2f}"
         + (f", teacher mAP {results['teacher_metrics']['mAP']:.2f}" if results["teacher_metrics"] else ""))
     return results

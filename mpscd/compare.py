@@ -16,6 +16,8 @@ import sys
 import numpy as np
 from scipy import stats
 
+from utils.provenance import short
+
 
 def read_rows(work_dir, metric):
     """{label: {seed: value}} and the set of commits of the runs."""
@@ -25,8 +27,7 @@ def read_rows(work_dir, metric):
             run = json.load(f)
         label = os.path.basename(os.path.dirname(os.path.dirname(path)))
         rows.setdefault(label, {})[run["seed"]] = run["student_metrics"][metric]
-        code = run.get("code") or {}
-        commits.add(f"{(code.get('commit') or 'unrecorded')[:8]}{'+' if code.get('dirty') else ''}")
+        commits.add(short(run.get("code")))
     return rows, commits
 
 

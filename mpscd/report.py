@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 
+from utils.provenance import short
+
 COLUMNS = ("mAP", "OF1_topk", "CF1_topk", "OF1_threshold", "CF1_threshold")
 
 
@@ -34,12 +36,7 @@ def mean_sd(values):
 
 
 def commits(runs):
-    """The code the runs ran (results.json's "code"): short commits, "+" where the tree had
-    uncommitted changes, "unrecorded" for runs older than the record."""
-    def short(code):
-        if not code or not code.get("commit"):
-            return "unrecorded"
-        return code["commit"][:8] + ("+" if code["dirty"] else "")
+    """The code the runs ran (results.json's "code", as utils.provenance.short writes it)."""
     return ", ".join(sorted({short(run.get("code")) for run in runs}))
 
 

@@ -15,6 +15,7 @@ from models import build_model
 from mpscd import report, table
 from mpscd.engine.config import load_config
 from mpscd.methods import build_distiller, distiller_settings
+from utils.provenance import RunCode, short
 
 CONFIGS = sorted(f for f in glob.glob(os.path.join(ROOT, "configs", "*", "*.py"))
                  if os.path.basename(os.path.dirname(f)) not in ("_base_", "tables"))
@@ -134,6 +135,19 @@ def test_report_says_when_a_table_mixes_commits():
     mixed = report.markdown(report.table_rows([run("a" * 40), run("b" * 40, dirty=True), {**run(None), "seed": 2}]))
     assert "| aaaaaaaa, bbbbbbbb+, unrecorded |" in mixed
     assert "mixes code versions (aaaaaaaa, bbbbbbbb+, unrecorded)" in mixed
+
+
+
+def test_a_resume_by_other_code_is_logged_and_recorded():
+    here = {"commit": "a" * 40, "dirty": False, "torch": "2", "device": "cpu"}
+    lines, code = [], RunCode(here)
+    code.resumed({**here, "device": "cuda"}, "run/student_last.pth", lines.append)  # same code elsewhere
+    assert lines == [] and code.record() == here
+    code.resumed({**here, "commit": "b" * 40, "dirty": True}, "run/teacher_last.pth", lines.append)
+    code.resumed(None, "run/student_last.pth", lines.append)  # written before checkpoints held a record
+    assert lines[0] == ("warning: run/teacher_last.pth was written by code bbbbbbbb+, this process runs aaaaaaaa: "
+                        "the result mixes the two") and "unrecorded" in lines[1]
+    assert short(code.record()) == "aaaaaaaa (resumed from bbbbbbbb+, unrecorded)"
 
 
 SEED_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "voc", "*_mpscd.py"))

@@ -29,7 +29,7 @@ def code_version(device):
     dirty: tracked files differ from the commit (untracked files, such as run folders, do not count)."""
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": bool(status), "torch": torch.__version__, "device": device_name(device)}
+    return {"commit": commit, "dirty": bool(status), "torch": str(torch.__version__), "device": device_name(device)}
 
 
 def describe(version):
@@ -37,3 +37,34 @@ def describe(version):
     commit = version["commit"] or "unknown (not a git checkout)"
     dirty = " with uncommitted changes" if version["dirty"] else ""
     return f"code {commit}{dirty}, torch {version['torch']}, device {version['device']}"
+
+
+def short(version):
+    """A record as a table shows it: the short commit, "+" for uncommitted changes, the
+    commits a resumed run started with in brackets; "unrecorded" for runs older than the record."""
+    if not version or not version.get("commit"):
+        return "unrecorded"
+    text = version["commit"][:8] + ("+" if version["dirty"] else "")
+    earlier = version.get("resumed_from")
+    return f"{text} (resumed from {', '.join(short(v) for v in earlier)})" if earlier else text
+
+
+class RunCode:
+    """The code of a run that may be resumed: this process's record, and those of the
+    processes whose checkpoints it continued where they differ (a pull between a kill and
+    its resume mixes commits in one result; results.json then says so)."""
+
+    def __init__(self, version):
+        self.version, self.earlier = version, []
+
+    def resumed(self, version, path, log):
+        """Note the record of a checkpoint this run continues (None: written before the record)."""
+        same = version is not None and all(version.get(k) == self.version[k] for k in ("commit", "dirty"))
+        if same or version in self.earlier:
+            return
+        self.earlier.append(version)
+        log(f"warning: {path} was written by code {short(version)}, this process runs {short(self.version)}: "
+            "the result mixes the two")
+
+    def record(self):
+        return {**self.version, "resumed_from": self.earlier} if self.earlier else self.version

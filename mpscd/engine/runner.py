@@ -43,9 +43,10 @@ def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=F
 
 
 class Run:
-    def __init__(self, cfg, work_dir, device, log, signals, max_iters=None, resume=False):
+    def __init__(self, cfg, work_dir, device, log, signals, code, max_iters=None, resume=False):
         self.cfg, self.work_dir, self.device, self.log = cfg, work_dir, device, log
         self.signals = signals  # StopSignals, which every stage's trainer polls
+        self.code = code  # RunCode: the commit this process runs, and any its checkpoints came from
         self.max_iters, self.resume = max_iters, resume
         self.train_set = build_dataset(cfg, "train", log)
         self.test_set = build_dataset(cfg, "test", log)
@@ -73,7 +74,8 @@ class Run:
         if self.cfg["compile"]:
             distiller.compile_for_training(nhwc)
         trainer = StageTrainer(name, distiller, self.cfg, schedule, self.loaders, self.device,
-                               self.work_dir, self.log, self.signals, self.max_iters, self.train_set.classes)
+                               self.work_dir, self.log, self.signals, self.code, self.max_iters,
+                               self.train_set.classes)
         metrics = trainer.train(self.resume)
         self.log(f"[{name}] final: {summary(metrics)}")
         return metrics
@@ -93,8 +95,10 @@ class Run:
         done = os.path.join(self.work_dir, "teacher_results.json")
         if self.resume and os.path.isfile(done):
             path = os.path.join(self.work_dir, "teacher_last.pth")
-            model.load_state_dict(load_checkpoint(path)["model"])
+            state = load_checkpoint(path)
+            model.load_state_dict(state["model"])
             self.log(f"[teacher] resumed from {path}: trained to the end by an earlier run")
+            self.code.resumed(state.get("code"), path, self.log)
             with open(done) as f:
                 return model.to(self.device), json.load(f)
         metrics = self.stage("teacher", build_distiller({"type": "vanilla"}, model), cfg["teacher_train"])
@@ -103,8 +107,7 @@ class Run:
                 json.dump(metrics, f)
         return model, metrics
 
-    def run(self, code=None):
-        """code: the commit, torch and device the run ran with (utils.provenance), recorded."""
+    def run(self):
         cfg = self.cfg
         needs_teacher = distiller_class(cfg["distiller"]).needs_teacher  # checks the spec first
         teacher, teacher_metrics = None, None
@@ -120,7 +123,7 @@ class Run:
                    "method": cfg["distiller"]["type"], "distiller": distiller_settings(cfg["distiller"]),
                    "seed": cfg["seed"], "img_size": cfg["img_size"],
                    "classes": self.train_set.classes, "teacher_metrics": teacher_metrics,
-                   "student_metrics": metrics, "code": code}
+                   "student_metrics": metrics, "code": self.code.record()}
         if is_main_process():
             with open(os.path.join(self.work_dir, "results.json"), "w") as f:
                 json.dump(results, f, indent=1)

@@ -67,10 +67,11 @@ class StageTrainer:
     iterations), <stage>_best.pth (best test mAP), and records in metrics.jsonl.
     """
 
-    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log, signals, max_iters=None,
-                 classes=None):
+    def __init__(self, stage, distiller, cfg, schedule, loaders, device, work_dir, log, signals, code,
+                 max_iters=None, classes=None):
         self.stage, self.distiller, self.cfg, self.schedule = stage, distiller, cfg, schedule
         self.signals = signals  # StopSignals: polled after every step
+        self.code = code  # RunCode: recorded in checkpoints, checked on resume
         self.train_loader, self.test_loader, self.init_loader = loaders
         self.device, self.work_dir, self.log = device, work_dir, log
         self.max_iters, self.is_main, self.classes = max_iters, is_main_process(), classes
@@ -110,7 +111,8 @@ class StageTrainer:
                 "distiller": self.distiller.extra_state(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
-                "best_map": self.best_map, "rng": rng_state(), "config": dict(self.cfg)}
+                "best_map": self.best_map, "rng": rng_state(), "config": dict(self.cfg),
+                "code": self.code.version}
 
     def save(self, kind="last"):
         """last: everything a resume needs; best: no optimizer, scheduler or RNG state, which
@@ -133,6 +135,7 @@ class StageTrainer:
         set_rng_state(state["rng"])
         self.log(f"[{self.stage}] resumed from {self.path('last')} at epoch {self.epoch + 1}, "
                  f"iteration {self.iter_in_epoch} of {self.iters_per_epoch}")
+        self.code.resumed(state.get("code"), self.path("last"), self.log)
 
     # ---- loop ----------------------------------------------------------------------
     def done(self):
