@@ -1,11 +1,13 @@
 """Paired comparison of table rows over seeds:
-python -m mpscd.compare WORK_DIR [WORK_DIR ...] --rows A B --baselines MLD KD [--metric mAP].
+python -m mpscd.compare WORK_DIR [WORK_DIR ...] --rows A B --baselines MLD KD [--metric mAP]
+[--seeds 0 1 2].
 
 WORK_DIR is an mpscd.table folder (<label>/seed<s>/results.json). For each folder, every
 row's value per seed is printed; each of --rows is compared with the best of --baselines
 (the highest mean in that folder) over the seeds both have: mean difference, paired t-test
 (two-sided) and Wilcoxon signed-rank p-values, and the t-test's p-value Holm-corrected over
-all comparisons of the command (every row in every folder). Each folder's commits are
+all comparisons of the command (every row in every folder; a pair with fewer than two
+common seeds is named and not tested). Each folder's commits are
 printed: compare only rows run with one commit."""
 import argparse
 import glob
@@ -19,12 +21,14 @@ from scipy import stats
 from utils.provenance import short
 
 
-def read_rows(work_dir, metric):
-    """{label: {seed: value}} and the set of commits of the runs."""
+def read_rows(work_dir, metric, seeds=None):
+    """{label: {seed: value}} and the set of commits of the runs (of `seeds` only, if given)."""
     rows, commits = {}, set()
     for path in sorted(glob.glob(os.path.join(work_dir, "*", "seed*", "results.json"))):
         with open(path) as f:
             run = json.load(f)
+        if seeds is not None and run["seed"] not in seeds:
+            continue
         label = os.path.basename(os.path.dirname(os.path.dirname(path)))
         rows.setdefault(label, {})[run["seed"]] = run["student_metrics"][metric]
         commits.add(short(run.get("code")))
@@ -41,10 +45,10 @@ def holm(p_values):
     return adjusted.tolist()
 
 
-def compare(work_dirs, candidates, baselines, metric="mAP", out=print):
+def compare(work_dirs, candidates, baselines, metric="mAP", seeds=None, out=print):
     comparisons = []  # (folder, row, baseline, differences, t p, Wilcoxon p)
     for work_dir in work_dirs:
-        rows, commits = read_rows(work_dir, metric)
+        rows, commits = read_rows(work_dir, metric, seeds)
         out(f"\n{work_dir}: {metric} per seed (commits: {', '.join(sorted(commits))})")
         seeds = sorted({s for values in rows.values() for s in values})
         out("| row | mean ± sd | " + " | ".join(f"seed {s}" for s in seeds) + " |")
@@ -58,6 +62,9 @@ def compare(work_dirs, candidates, baselines, metric="mAP", out=print):
         best = max(present, key=lambda b: np.mean(list(rows[b].values())))
         for row in (r for r in candidates if r in rows):
             common = sorted(set(rows[row]) & set(rows[best]))
+            if len(common) < 2:
+                out(f"{row} against {best}: {len(common)} paired seed(s), no test")
+                continue
             d = np.array([rows[row][s] - rows[best][s] for s in common])
             t_p = stats.ttest_rel([rows[row][s] for s in common], [rows[best][s] for s in common]).pvalue
             w_p = stats.wilcoxon(d).pvalue if np.any(d) else 1.0
@@ -77,11 +84,12 @@ def main(argv=None):
     parser.add_argument("--rows", nargs="+", required=True, help="the rows under test")
     parser.add_argument("--baselines", nargs="+", required=True, help="compared with the best of these")
     parser.add_argument("--metric", default="mAP")
+    parser.add_argument("--seeds", nargs="+", type=int, help="only these seeds (default: every seed found)")
     args = parser.parse_args(argv)
     for work_dir in args.work_dirs:
         if not glob.glob(os.path.join(work_dir, "*", "seed*", "results.json")):
             sys.exit(f"error: no finished run under {work_dir}")
-    compare(args.work_dirs, args.rows, args.baselines, args.metric)
+    compare(args.work_dirs, args.rows, args.baselines, args.metric, args.seeds)
 
 
 if __name__ == "__main__":

@@ -70,3 +70,24 @@ def make_nuswide(root, images_per_split=6, concepts=("airport", "animal", "beach
             labels = "".join(f"{int(i % len(concepts) == c)}\n" for i in range(images_per_split))
             (root / "TrainTestLabels" / f"Labels_{concept}_{split}.txt").write_text(labels)
     return root
+
+
+@pytest.fixture(scope="session")
+def exact_reference(tmp_path_factory):
+    """The uninterrupted run (test_reliability.EXACT) that every kill-, stop- and resume test
+    must reproduce bit for bit; started in the background when the first test asks for it.
+    Loader workers, checkpoints and signal settings do not change a run's numbers, so the
+    tests that vary them share this one run."""
+    from test_reliability import BackgroundRun, command
+    work_dir = tmp_path_factory.mktemp("reference")
+    with BackgroundRun(command(work_dir), work_dir) as run:
+        yield run
+
+
+@pytest.fixture(scope="session")
+def torchrun_reference(tmp_path_factory):
+    """The same for two gloo ranks under torchrun (test_reliability.torchrun_command)."""
+    from test_reliability import BackgroundRun, torchrun_command
+    work_dir = tmp_path_factory.mktemp("torchrun_reference")
+    with BackgroundRun(torchrun_command(work_dir), work_dir) as run:
+        yield run

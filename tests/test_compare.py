@@ -31,5 +31,17 @@ def test_rows_are_compared_with_the_best_baseline_and_holm_corrected(tmp_path):
     assert any("commits: aaaaaaaa" in line for line in lines)
 
 
+def test_seeds_can_be_restricted_and_a_single_pair_is_not_tested(tmp_path):
+    for label, row in {"mld": [50.0, 51, 52], "mpscd": [51.0, 50, 55]}.items():
+        for seed, value in enumerate(row):
+            write_run(tmp_path, label, seed, value)
+    lines = []
+    comparisons, _ = compare.compare([str(tmp_path)], ["mpscd"], ["mld"], seeds=[0, 1], out=lines.append)
+    assert comparisons[0][3].tolist() == [1.0, -1.0]  # seed 2 left out
+    lines = []
+    assert compare.compare([str(tmp_path)], ["mpscd"], ["mld"], seeds=[2], out=lines.append) == ([], [])
+    assert "mpscd against mld: 1 paired seed(s), no test" in lines
+
+
 def test_holm_is_the_step_down_adjustment():
     assert compare.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])

@@ -81,7 +81,7 @@ def test_config_runs(config, data_roots, tmp_path):
 
 
 def demo_run(work_dir, method, *opts):
-    config = os.path.join(ROOT, "configs", "demo", f"resnet34_to_resnet18_{method}.py")
+    config = os.path.join(ROOT, "configs", "demo", f"resnet20_to_resnet8_{method}.py")
     main.main(["--cfg_file", config, "--work_dir", str(work_dir), "--max_iters", "2", "--opts", *demo_opts(*opts)])
 
 
@@ -111,7 +111,7 @@ def test_report_tables_seeds_and_ablations(tmp_path, capsys):
     csv_lines = capsys.readouterr().out.splitlines()
     assert csv_lines[0] == ("dataset,teacher,student,method,img_size,runs,mAP,OF1_topk,CF1_topk,OF1_threshold,"
                             "CF1_threshold,commit")
-    assert csv_lines[2].startswith("demo,resnet34,resnet18,mpscd,32,1,")
+    assert csv_lines[2].startswith("demo,resnet20,resnet8,mpscd,32,1,")
     with pytest.raises(SystemExit, match="no results.json"):
         report.main([str(tmp_path / "nothing")])
 

@@ -165,40 +165,24 @@ def test_shards_cover_every_index_once():
         assert seen == list(range(size))
 
 
-def test_resume_under_torchrun_gives_identical_results(tmp_path):
-    """Two gloo processes through torchrun and main.py: killed in the student stage,
-    resumed, they end with the metrics of an uninterrupted two-process run."""
-    import json
+def test_resume_under_torchrun_gives_identical_results(tmp_path, torchrun_reference):
+    """Two gloo processes through torchrun and main.py: SIGKILLed (launcher and both ranks)
+    once the student's first checkpoint exists, resumed, they end as an uninterrupted run."""
     import signal
     import subprocess
-    import sys
     import time
-    from conftest import ROOT, demo_opts
+    from test_reliability import ONE_THREAD, assert_same_student, final_metrics, torchrun_command
 
-    def command(work_dir, *extra):
-        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-                os.path.join(ROOT, "main.py"), "--cfg_file", os.path.join(ROOT, "configs", "demo",
-                                                                          "resnet34_to_resnet18_mpscd.py"),
-                "--work_dir", str(work_dir), *extra, "--opts",
-                *demo_opts("teacher='mobilenet_v2'", "student='mobilenet_v2'", "teacher_train=dict(epochs=1)",
-                           "student_train=dict(epochs=2)", "batch_size=8", "checkpoint_interval=1",
-                           "deterministic=True", "num_workers=0")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(command(tmp_path / "reference"), check=True, capture_output=True, env=env)
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(torchrun_command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=ONE_THREAD, start_new_session=True)
     deadline = time.time() + 120
     while not os.path.exists(killed / "student_last.pth") and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:  # the launcher and both workers
-        try:
-            if str(killed).encode() in open(f"/proc/{pid}/cmdline", "rb").read():
-                os.kill(int(pid), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            pass
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not os.path.exists(killed / "results.json")
-    subprocess.run(command(killed, "--resume"), check=True, capture_output=True, env=env)
-    results = [json.loads((d / "results.json").read_text()) for d in (tmp_path / "reference", killed)]
-    assert results[0]["student_metrics"] == results[1]["student_metrics"]
+    subprocess.run([*torchrun_command(killed), "--resume"], check=True, capture_output=True, env=ONE_THREAD)
     assert "resumed from" in (killed / "log.txt").read_text()
+    assert final_metrics(killed) == final_metrics(torchrun_reference.finished())
+    assert_same_student(killed, torchrun_reference.finished())

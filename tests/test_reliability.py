@@ -33,6 +33,14 @@ def command(work_dir, *extra, config=DEMO, opts=EXACT):
             "--opts", *opts, *extra]
 
 
+def torchrun_command(work_dir, *extra):
+    """The EXACT run on two gloo ranks (batch 8 each), checkpoints only at epoch ends."""
+    from test_distributed import free_port
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+            os.path.join(ROOT, "main.py"), "--cfg_file", DEMO, "--work_dir", str(work_dir), *extra,
+            "--opts", *EXACT, "batch_size=8", "checkpoint_interval=0"]
+
+
 def final_metrics(work_dir):
     with open(os.path.join(work_dir, "results.json")) as f:
         results = json.load(f)
@@ -106,16 +114,7 @@ def resume_to_end(work_dir, *cmd, says="resumed from"):
     assert says in (work_dir / "log.txt").read_text()
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The uninterrupted demo run that every kill-and-resume test must reproduce; it runs
-    alongside the first test's interrupted runs."""
-    work_dir = tmp_path_factory.mktemp("reference")
-    with BackgroundRun(command(work_dir), work_dir) as run:
-        yield run
-
-
-def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, reference):
+def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, exact_reference):
     # killed mid-way through the teacher's last epoch (the student stage must not inherit
     # the teacher's resume offset), then in the student's second epoch, resumed each time
     killed = tmp_path / "killed"
@@ -123,13 +122,13 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_results(tmp_path, referen
     killed_when(in_last_teacher_epoch, *command(killed))
     killed_when(lambda: student_iteration(killed) >= 8, *command(killed, "--resume"))
     resume_to_end(killed, *command(killed))
-    reference_dir = reference.finished()
+    reference_dir = exact_reference.finished()
     assert final_metrics(killed) == final_metrics(reference_dir)
     assert_same_student(killed, reference_dir)
     assert "iter 7/6" not in (killed / "log.txt").read_text()
 
 
-def test_kill_before_the_first_student_checkpoint_builds_the_same_student(tmp_path, reference):
+def test_kill_before_the_first_student_checkpoint_builds_the_same_student(tmp_path, exact_reference):
     # no mid-epoch checkpoints: a kill in the student's first epoch leaves only the teacher's
     killed = tmp_path / "killed"
     log = killed / "log.txt"
@@ -138,7 +137,7 @@ def test_kill_before_the_first_student_checkpoint_builds_the_same_student(tmp_pa
     killed_when(started, *run)
     resume_to_end(killed, *run, says="trained to the end by an earlier run")
     assert not os.path.exists(killed / "student_last.pth") or position(killed, "student")[0] > 0
-    reference_dir = reference.finished()
+    reference_dir = exact_reference.finished()
     assert final_metrics(killed) == final_metrics(reference_dir)
     assert_same_student(killed, reference_dir)
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from test_reliability import EXACT, ONE_THREAD, BackgroundRun, assert_same_student, command, final_metrics
+from test_reliability import EXACT, ONE_THREAD, assert_same_student, command, final_metrics, torchrun_command
 
 # Two loader workers, no checkpoints but the ones the signals ask for, a line per step.
 STOPPABLE = [*EXACT, "num_workers=2", "checkpoint_interval=0", "preempt_signal='SIGUSR1'"]
@@ -32,15 +32,8 @@ def wait_for(path, text, proc, timeout=120):
     raise AssertionError(f"{text!r} never appeared in {path}")
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp("reference")
-    with BackgroundRun(command(work_dir, opts=STOPPABLE), work_dir) as run:
-        yield run
-
-
 @pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
-def test_group_signal_mid_epoch_saves_stops_and_resumes_exactly(sig, status, tmp_path, reference):
+def test_group_signal_mid_epoch_saves_stops_and_resumes_exactly(sig, status, tmp_path, exact_reference):
     run = tmp_path / "run"
     proc = start(run)
     wait_for(run / "log.txt", "[student] epoch 1/2 iter 3/6", proc)
@@ -52,11 +45,11 @@ def test_group_signal_mid_epoch_saves_stops_and_resumes_exactly(sig, status, tmp
     assert saved in stderr and saved in (run / "log.txt").read_text() and "continue with --resume" in stderr
     assert not [name for name in os.listdir(run) if name.endswith(".tmp")]
     subprocess.run([*command(run, opts=STOPPABLE), "--resume"], check=True, capture_output=True, env=ONE_THREAD)
-    assert final_metrics(run) == final_metrics(reference.finished())
-    assert_same_student(run, reference.finished())
+    assert final_metrics(run) == final_metrics(exact_reference.finished())
+    assert_same_student(run, exact_reference.finished())
 
 
-def test_preemption_warning_saves_and_goes_on_then_a_kill_resumes_exactly(tmp_path, reference):
+def test_preemption_warning_saves_and_goes_on_then_a_kill_resumes_exactly(tmp_path, exact_reference):
     run = tmp_path / "run"
     proc = start(run)
     wait_for(run / "log.txt", "[student] epoch 1/2 iter 3/6", proc)
@@ -70,8 +63,8 @@ def test_preemption_warning_saves_and_goes_on_then_a_kill_resumes_exactly(tmp_pa
     log = (run / "log.txt").read_text()
     assert "removed" in log and "student_last.pth.tmp" in log and not os.path.exists(run / "student_last.pth.tmp")
     assert "[student] resumed from" in log and "at epoch 1, iteration 4 of 6" in log
-    assert final_metrics(run) == final_metrics(reference.finished())
-    assert_same_student(run, reference.finished())
+    assert final_metrics(run) == final_metrics(exact_reference.finished())
+    assert_same_student(run, exact_reference.finished())
 
 
 def test_table_passes_a_group_sigterm_on_to_its_runs(tmp_path):
@@ -90,20 +83,12 @@ def test_table_passes_a_group_sigterm_on_to_its_runs(tmp_path):
     assert "[student] SIGTERM: checkpoint" in (work / "mld" / "seed0" / "log.txt").read_text()
 
 
-def test_group_sigterm_under_torchrun_stops_both_ranks_at_one_step_and_resumes_exactly(tmp_path):
+def test_group_sigterm_under_torchrun_stops_both_ranks_at_one_step_and_resumes_exactly(tmp_path, torchrun_reference):
     """Two gloo ranks: SIGTERM to the whole group (launcher and ranks, which receive it at
     different steps) ends both at the same step, rank 0 saves one checkpoint, and the
     resumed run ends as an uninterrupted one."""
-    from test_distributed import free_port
-
-    def torchrun(work_dir, *extra):
-        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-                os.path.join(ROOT, "main.py"), "--cfg_file",
-                os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py"), "--work_dir", str(work_dir),
-                *extra, "--opts", *EXACT, "batch_size=8", "checkpoint_interval=0", "num_workers=1"]
-    subprocess.run(torchrun(tmp_path / "reference"), check=True, capture_output=True, env=ONE_THREAD)
     run = tmp_path / "run"
-    proc = subprocess.Popen(torchrun(run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(torchrun_command(run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=ONE_THREAD, start_new_session=True)
     wait_for(run / "log.txt", "[student] epoch 1/2 iter 3/6", proc)
     os.killpg(proc.pid, signal.SIGTERM)
@@ -111,6 +96,6 @@ def test_group_sigterm_under_torchrun_stops_both_ranks_at_one_step_and_resumes_e
     stops = [line for line in stderr.splitlines() if "SIGTERM: checkpoint" in line]
     assert len(stops) == 1 and "continue with --resume" in stops[0], stderr[-3000:]  # rank 0 only
     assert not [name for name in os.listdir(run) if name.endswith(".tmp")]
-    subprocess.run([*torchrun(run), "--resume"], check=True, capture_output=True, env=ONE_THREAD)
-    assert final_metrics(run) == final_metrics(tmp_path / "reference")
-    assert_same_student(run, tmp_path / "reference")
+    subprocess.run([*torchrun_command(run), "--resume"], check=True, capture_output=True, env=ONE_THREAD)
+    assert final_metrics(run) == final_metrics(torchrun_reference.finished())
+    assert_same_student(run, torchrun_reference.finished())
