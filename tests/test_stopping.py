@@ -70,7 +70,8 @@ def test_preemption_warning_saves_and_goes_on_then_a_kill_resumes_exactly(tmp_pa
 def test_table_passes_a_group_sigterm_on_to_its_runs(tmp_path):
     table_file = tmp_path / "t.py"
     config = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mld.py")
-    table_file.write_text(f"rows = [dict(label='mld', config={config!r}, opts={STOPPABLE!r})]\nseeds = [0]\n")
+    opts = [*STOPPABLE, "teacher_train=dict(epochs=1)"]  # the student stage sooner
+    table_file.write_text(f"rows = [dict(label='mld', config={config!r}, opts={opts!r})]\nseeds = [0]\n")
     work = tmp_path / "table"
     cmd = [sys.executable, "-m", "mpscd.table", str(table_file), "--work_dir", str(work)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
