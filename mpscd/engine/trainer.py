@@ -1,5 +1,6 @@
 """One training stage (the teacher's or the student's): Adam + OneCycle, AMP, evaluation
 after every epoch, atomic checkpoints, exact resume, progress lines and JSON-lines metrics."""
+import itertools
 import os
 import time
 
@@ -147,7 +148,10 @@ class StageTrainer:
         if resume and os.path.isfile(self.path("last")):
             self.resume()  # the checkpoint holds the prepared state (e.g. prototypes)
         else:
-            self.distiller.prepare(self.init_loader, self.device)
+            # --max_iters (a quick check) bounds this pass too; the precision and layout of training
+            batches = self.init_loader if self.max_iters is None else itertools.islice(self.init_loader, self.max_iters)
+            with autocast(self.device, self.cfg):
+                self.distiller.prepare(batches, self.device, channels_last(self.device, self.cfg))
         self.compiling_since = time.time() if self.cfg["compile"] else None
         metrics = None
         while not self.done():

@@ -61,8 +61,9 @@ class Distiller(nn.Module):
             raise UserError(f"checkpoint does not match distiller {type(self).__name__}: "
                             f"missing {missing[:5]}, unexpected {unexpected[:5]}")
 
-    def prepare(self, loader, device):
-        """Called once before training (e.g. prototype initialisation)."""
+    def prepare(self, batches, device, channels_last=False):
+        """Called once before training with the training set's batches in their test-time
+        transform (e.g. prototype initialisation)."""
 
     def compile_for_training(self, channels_last):
         """compile = True: torch.compile the networks' backbones in place (checkpoint keys

@@ -71,7 +71,7 @@ class MPSCD(Distiller):
                     or (self.lambdas["s2s"] and self.s2s_relations == "class_residual"))
 
     @torch.no_grad()
-    def prepare(self, loader, device):
+    def prepare(self, batches, device, channels_last=False):
         """Prototypes from a pass over the training set (test-time transform, networks in
         eval mode): P[c] = normalise(mean unit embedding of class c), for the teacher's bank
         (teacher_pass) or for both banks, each from its own network (network_pass); a bank
@@ -84,10 +84,10 @@ class MPSCD(Distiller):
         student_training = self.student.training
         self.student.eval()
         sums, counts = [0] * len(passes), [0] * len(passes)
-        for batch in loader:
-            images, targets = network_input(batch["image"], device), batch["target"].to(device)
+        for batch in batches:
+            images, targets = network_input(batch["image"], device, channels_last), batch["target"].to(device)
             for i, (_, network) in enumerate(passes):
-                batch_sums, batch_counts = class_sums(network(images)["embeddings"], targets)
+                batch_sums, batch_counts = class_sums(network(images)["embeddings"].float(), targets)
                 sums[i], counts[i] = sums[i] + batch_sums, counts[i] + batch_counts
         self.student.train(student_training)
         for i, (bank, _) in enumerate(passes):
