@@ -102,6 +102,7 @@ def test_report_tables_seeds_and_ablations(tmp_path, capsys):
     if code["commit"]:  # a git checkout: the run names its commit in results.json, the log and the table
         assert len(code["commit"]) == 40 and code["commit"] in (tmp_path / "mpscd" / "log.txt").read_text()
         assert rows["vanilla"][-1].strip(" |") == code["commit"][:8] + ("+" if code["dirty"] else "")
+        assert rows["teacher"][-1] == rows["vanilla"][-1]  # the teachers' own record: trained by this code
     assert rows["vanilla"][5] == "2" and " ± " in rows["vanilla"][6]  # two seeds: mean ± std
     assert rows["teacher"][5] == "1"  # both MPSCD runs trained the same seed-0 teacher; vanilla has none
     vanilla = [json.loads((tmp_path / "vanilla" / s / "results.json").read_text())["student_metrics"]["mAP"]
@@ -132,6 +133,8 @@ def test_report_says_when_a_table_mixes_commits():
                 "code": {"commit": commit, "dirty": dirty}}
     same = report.markdown(report.table_rows([run("a" * 40), run("a" * 40)]))
     assert "mixes" not in same and same.splitlines()[2].endswith("| aaaaaaaa |")
+    teacher = {**run("a" * 40), "teacher_metrics": run("a" * 40)["student_metrics"], "teacher_code": None}
+    assert report.markdown(report.table_rows([teacher])).splitlines()[2].endswith("| unrecorded |")  # teacher row
     mixed = report.markdown(report.table_rows([run("a" * 40), run("b" * 40, dirty=True), {**run(None), "seed": 2}]))
     assert "| aaaaaaaa, bbbbbbbb+, unrecorded |" in mixed
     assert "mixes code versions (aaaaaaaa, bbbbbbbb+, unrecorded)" in mixed

@@ -47,6 +47,7 @@ class Run:
         self.cfg, self.work_dir, self.device, self.log = cfg, work_dir, device, log
         self.signals = signals  # StopSignals, which every stage's trainer polls
         self.code = code  # RunCode: the commit this process runs, and any its checkpoints came from
+        self.teacher_code = None  # the code that trained the teacher (None: no teacher, or not recorded)
         self.max_iters, self.resume = max_iters, resume
         self.train_set = build_dataset(cfg, "train", log)
         self.test_set = build_dataset(cfg, "test", log)
@@ -85,8 +86,9 @@ class Run:
         run folder when a resumed run already trained it, or trained now."""
         cfg = self.cfg
         if cfg["teacher_checkpoint"]:
-            model = load_network(cfg["teacher_checkpoint"], cfg["teacher"], self.num_classes, cfg["embed_dim"],
-                                 classes=list(self.train_set.classes))
+            model, state = load_network(cfg["teacher_checkpoint"], cfg["teacher"], self.num_classes, cfg["embed_dim"],
+                                        with_state=True, classes=list(self.train_set.classes))
+            self.teacher_code = state.get("code")
             model.to(self.device)
             metrics = evaluate(model, self.loaders[1], self.device, cfg, self.max_iters)
             self.log(f"[teacher] loaded {cfg['teacher_checkpoint']}: {summary(metrics)}")
@@ -99,9 +101,11 @@ class Run:
             model.load_state_dict(state["model"])
             self.log(f"[teacher] resumed from {path}: trained to the end by an earlier run")
             self.code.resumed(state.get("code"), path, self.log)
+            self.teacher_code = state.get("code")
             with open(done) as f:
                 return model.to(self.device), json.load(f)
         metrics = self.stage("teacher", build_distiller({"type": "vanilla"}, model), cfg["teacher_train"])
+        self.teacher_code = self.code.version
         if is_main_process():
             with open(done, "w") as f:
                 json.dump(metrics, f)
@@ -123,7 +127,8 @@ class Run:
                    "method": cfg["distiller"]["type"], "distiller": distiller_settings(cfg["distiller"]),
                    "seed": cfg["seed"], "img_size": cfg["img_size"],
                    "classes": self.train_set.classes, "teacher_metrics": teacher_metrics,
-                   "student_metrics": metrics, "code": self.code.record()}
+                   "student_metrics": metrics, "code": self.code.record(),
+                   "teacher_code": self.teacher_code}
         if is_main_process():
             with open(os.path.join(self.work_dir, "results.json"), "w") as f:
                 json.dump(results, f, indent=1)
