@@ -33,7 +33,10 @@ def parse_args(argv=None):
     parser.add_argument("--max_iters", type=int, help="stop each training stage after N iterations (quick checks)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.max_iters is not None and args.max_iters < 1:
+        parser.error("--max_iters must be at least 1")
+    return args
 
 
 def evaluation_report(metrics, classes):

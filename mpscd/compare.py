@@ -50,11 +50,11 @@ def compare(work_dirs, candidates, baselines, metric="mAP", seeds=None, out=prin
     for work_dir in work_dirs:
         rows, commits = read_rows(work_dir, metric, seeds)
         out(f"\n{work_dir}: {metric} per seed (commits: {', '.join(sorted(commits))})")
-        seeds = sorted({s for values in rows.values() for s in values})
-        out("| row | mean ± sd | " + " | ".join(f"seed {s}" for s in seeds) + " |")
+        found = sorted({s for values in rows.values() for s in values})
+        out("| row | mean ± sd | " + " | ".join(f"seed {s}" for s in found) + " |")
         for label, values in rows.items():
             v = np.array(list(values.values()))
-            cells = " | ".join(f"{values[s]:.2f}" if s in values else "-" for s in seeds)
+            cells = " | ".join(f"{values[s]:.2f}" if s in values else "-" for s in found)
             out(f"| {label} | {v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0:.2f} | {cells} |")
         present = [b for b in baselines if b in rows]
         if not present:

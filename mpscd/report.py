@@ -82,9 +82,9 @@ def table_rows(runs):
         for r in group:
             if r["teacher_metrics"]:  # one entry per distinct teacher model
                 teachers.setdefault((dataset, teacher, size), {})[r["teacher_metrics"]["mAP"]] = r
-    teacher_rows = [(d, t, "-", "teacher", s, len(by_map),  # the teachers' own code, where recorded
+    teacher_rows = [(d, t, "-", "teacher", s, len(by_map),  # the teachers' own code (older runs: theirs)
                      cells([r["teacher_metrics"] for r in by_map.values()],
-                           [{"code": r.get("teacher_code")} for r in by_map.values()]))
+                           [{"code": r.get("teacher_code", r.get("code"))} for r in by_map.values()]))
                     for (d, t, s), by_map in teachers.items()]
     return sorted(teacher_rows) + sorted(rows, key=lambda r: r[:5])
 

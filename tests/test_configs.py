@@ -151,6 +151,9 @@ def test_a_resume_by_other_code_is_logged_and_recorded():
     assert lines[0] == ("warning: run/teacher_last.pth was written by code bbbbbbbb+, this process runs aaaaaaaa: "
                         "the result mixes the two") and "unrecorded" in lines[1]
     assert short(code.record()) == "aaaaaaaa (resumed from bbbbbbbb+, unrecorded)"
+    later = RunCode({**here, "commit": "c" * 40})  # resumes a checkpoint that code (a) wrote after its resume
+    later.resumed(code.record(), "run/student_last.pth", lines.append)
+    assert short(later.record()) == "cccccccc (resumed from aaaaaaaa, bbbbbbbb+, unrecorded)"
 
 
 SEED_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "voc", "*_mpscd.py"))

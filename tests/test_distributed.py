@@ -175,11 +175,16 @@ def test_resume_under_torchrun_gives_identical_results(tmp_path, torchrun_refere
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(torchrun_command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=ONE_THREAD, start_new_session=True)
+                            env=ONE_THREAD)
     deadline = time.time() + 120
     while not os.path.exists(killed / "student_last.pth") and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:  # the launcher and both ranks (torchrun
+        try:                                                        # starts each rank in a session of its own)
+            if str(killed).encode() in open(f"/proc/{pid}/cmdline", "rb").read():
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
     proc.wait()
     assert not os.path.exists(killed / "results.json")
     subprocess.run([*torchrun_command(killed), "--resume"], check=True, capture_output=True, env=ONE_THREAD)

@@ -85,9 +85,9 @@ def test_table_passes_a_group_sigterm_on_to_its_runs(tmp_path):
 
 
 def test_group_sigterm_under_torchrun_stops_both_ranks_at_one_step_and_resumes_exactly(tmp_path, torchrun_reference):
-    """Two gloo ranks: SIGTERM to the whole group (launcher and ranks, which receive it at
-    different steps) ends both at the same step, rank 0 saves one checkpoint, and the
-    resumed run ends as an uninterrupted one."""
+    """Two gloo ranks: SIGTERM to the launcher's group (torchrun forwards it to the ranks,
+    which receive it at different steps) ends both at the same step, rank 0 saves one
+    checkpoint, and the resumed run ends as an uninterrupted one."""
     run = tmp_path / "run"
     proc = subprocess.Popen(torchrun_command(run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=ONE_THREAD, start_new_session=True)

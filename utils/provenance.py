@@ -52,19 +52,25 @@ def short(version):
 class RunCode:
     """The code of a run that may be resumed: this process's record, and those of the
     processes whose checkpoints it continued where they differ (a pull between a kill and
-    its resume mixes commits in one result; results.json then says so)."""
+    its resume mixes commits in one result; results.json then says so). Checkpoints carry
+    the whole record, so a chain of resumes keeps every commit it went through."""
 
     def __init__(self, version):
         self.version, self.earlier = version, []
 
-    def resumed(self, version, path, log):
+    def resumed(self, record, path, log):
         """Note the record of a checkpoint this run continues (None: written before the record)."""
-        same = version is not None and all(version.get(k) == self.version[k] for k in ("commit", "dirty"))
-        if same or version in self.earlier:
-            return
-        self.earlier.append(version)
-        log(f"warning: {path} was written by code {short(version)}, this process runs {short(self.version)}: "
-            "the result mixes the two")
+        if record is None:
+            versions = [None]
+        else:
+            versions = [{k: v for k, v in record.items() if k != "resumed_from"}, *record.get("resumed_from", [])]
+        for version in versions:
+            same = version is not None and all(version.get(k) == self.version[k] for k in ("commit", "dirty"))
+            if same or version in self.earlier:
+                continue
+            self.earlier.append(version)
+            log(f"warning: {path} was written by code {short(version)}, this process runs "
+                f"{short(self.version)}: the result mixes the two")
 
     def record(self):
-        return {**self.version, "resumed_from": self.earlier} if self.earlier else self.version
+        return {**self.version, "resumed_from": list(self.earlier)} if self.earlier else dict(self.version)

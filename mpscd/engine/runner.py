@@ -105,7 +105,7 @@ class Run:
             with open(done) as f:
                 return model.to(self.device), json.load(f)
         metrics = self.stage("teacher", build_distiller({"type": "vanilla"}, model), cfg["teacher_train"])
-        self.teacher_code = self.code.version
+        self.teacher_code = self.code.record()
         if is_main_process():
             with open(done, "w") as f:
                 json.dump(metrics, f)

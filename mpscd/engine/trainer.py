@@ -113,7 +113,7 @@ class StageTrainer:
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
                 "best_map": self.best_map, "rng": rng_state(), "config": dict(self.cfg),
-                "code": self.code.version}
+                "code": self.code.record()}
 
     def save(self, kind="last"):
         """last: everything a resume needs; best: no optimizer, scheduler or RNG state, which
@@ -138,6 +138,11 @@ class StageTrainer:
                  f"iteration {self.iter_in_epoch} of {self.iters_per_epoch}")
         self.code.resumed(state.get("code"), self.path("last"), self.log)
 
+    def prepare_batches(self):
+        """The training set in its test-time transform, --max_iters batches at most (a
+        quick check); lazy: a method that needs no pass starts no loader."""
+        yield from itertools.islice(self.init_loader, self.max_iters)
+
     # ---- loop ----------------------------------------------------------------------
     def done(self):
         return self.epoch >= self.schedule["epochs"] or (
@@ -148,10 +153,9 @@ class StageTrainer:
         if resume and os.path.isfile(self.path("last")):
             self.resume()  # the checkpoint holds the prepared state (e.g. prototypes)
         else:
-            # --max_iters (a quick check) bounds this pass too; the precision and layout of training
-            batches = self.init_loader if self.max_iters is None else itertools.islice(self.init_loader, self.max_iters)
+            # in the training's precision and layout
             with autocast(self.device, self.cfg):
-                self.distiller.prepare(batches, self.device, channels_last(self.device, self.cfg))
+                self.distiller.prepare(self.prepare_batches(), self.device, channels_last(self.device, self.cfg))
         self.compiling_since = time.time() if self.cfg["compile"] else None
         metrics = None
         while not self.done():
