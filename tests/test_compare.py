@@ -41,11 +41,11 @@ def test_seeds_can_be_restricted_and_a_single_pair_is_not_tested(tmp_path):
     lines = []
     assert compare.compare([str(tmp_path)], ["mpscd"], ["mld"], seeds=[2], out=lines.append) == ([], [])
     assert "mpscd against mld: 1 paired seed(s), no test" in lines
-    other = tmp_path / "other"  # a second folder keeps its own seeds
+    other = tmp_path / "other"  # a second folder (not a row of the first: no seed folders) keeps its own seeds
     for label, row in {"mld": [50.0, 51, 52, 53], "mpscd": [51.0, 50, 55, 54]}.items():
         for seed, value in enumerate(row):
             write_run(other, label, seed, value)
-    comparisons, _ = compare.compare([str(tmp_path / "mld" / ".."), str(other)], ["mpscd"], ["mld"], out=[].append)
+    comparisons, _ = compare.compare([str(tmp_path), str(other)], ["mpscd"], ["mld"], out=[].append)
     assert [len(c[3]) for c in comparisons] == [3, 4]
 
 

@@ -179,8 +179,10 @@ def test_resume_under_torchrun_gives_identical_results(tmp_path, torchrun_refere
     deadline = time.time() + 120
     while not os.path.exists(killed / "student_last.pth") and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:  # the launcher and both ranks (torchrun
-        try:                                                        # starts each rank in a session of its own)
+    # the launcher and both ranks, found by the run folder in their command lines (torchrun
+    # starts each rank in a process group of its own: a group kill would miss them)
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
             if str(killed).encode() in open(f"/proc/{pid}/cmdline", "rb").read():
                 os.kill(int(pid), signal.SIGKILL)
         except (OSError, ProcessLookupError):

@@ -49,6 +49,11 @@ def short(version):
     return f"{text} (resumed from {', '.join(short(v) for v in earlier)})" if earlier else text
 
 
+def _code(version):
+    """(commit, dirty) of a record; None for a checkpoint written before the record."""
+    return None if version is None else (version.get("commit"), version.get("dirty"))
+
+
 class RunCode:
     """The code of a run that may be resumed: this process's record, and those of the
     processes whose checkpoints it continued where they differ (a pull between a kill and
@@ -65,8 +70,8 @@ class RunCode:
         else:
             versions = [{k: v for k, v in record.items() if k != "resumed_from"}, *record.get("resumed_from", [])]
         for version in versions:
-            same = version is not None and all(version.get(k) == self.version[k] for k in ("commit", "dirty"))
-            if same or version in self.earlier:
+            known = [_code(v) for v in (self.version, *self.earlier)]  # the same code on another device is the same
+            if _code(version) in known:
                 continue
             self.earlier.append(version)
             log(f"warning: {path} was written by code {short(version)}, this process runs "
