@@ -16,6 +16,12 @@ NO_VOC_SAMPLE = "MPSCD_VOC_SAMPLE does not name a folder (the VOC 2007 sample)"
 needs_voc_sample = pytest.mark.skipif(not os.path.isdir(VOC_SAMPLE), reason=NO_VOC_SAMPLE)
 
 
+def demo_config(method="mpscd"):
+    """The quick start's pair (resnet20 -> resnet8, 32 px) with `method`: small networks
+    keep the tests' runs and checkpoints small."""
+    return os.path.join(ROOT, "configs", "demo", f"resnet20_to_resnet8_{method}.py")
+
+
 def demo_opts(*extra):
     """--opts for a tiny, fast demo run."""
     return ["demo=dict(train_size=96, test_size=48)", "img_size=32", "batch_size=16", "num_workers=0",

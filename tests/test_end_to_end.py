@@ -1,18 +1,17 @@
 import json
 import os
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT, demo_opts
+from conftest import demo_config, demo_opts
 import main
 from mpscd.engine.runner import load_network
 from utils import UserError
 from utils.checkpoint import load_checkpoint
 from utils.logger import read_jsonl
 
-DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
+DEMO = demo_config("mpscd")
 
 
 def run_main(work_dir, *extra, config=DEMO, max_iters=3):
@@ -37,7 +36,7 @@ def test_mpscd_demo_run_writes_a_complete_run_folder(tmp_path):
         assert "model" in torch.load(tmp_path / f"{kind}.pth", weights_only=True)
     best = load_checkpoint(str(tmp_path / "student_best.pth"))
     assert "optimizer" not in best and "rng" not in best  # weights only: resuming reads *_last.pth
-    assert load_network(str(tmp_path / "student_best.pth"), "resnet18").num_classes == 10
+    assert load_network(str(tmp_path / "student_best.pth"), "resnet8").num_classes == 10
     # evaluate-only on the student checkpoint, and the teacher re-used from its checkpoint
     metrics = main.main(["--cfg_file", DEMO, "--work_dir", str(tmp_path / "eval"), "--evaluate",
                          str(tmp_path / "student_last.pth"), "--opts", *demo_opts()])
@@ -49,10 +48,9 @@ def test_mpscd_demo_run_writes_a_complete_run_folder(tmp_path):
 
 
 def test_teacher_of_another_architecture_is_refused(tmp_path):
-    run_main(tmp_path / "t", config=os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_vanilla.py"),
-             max_iters=1)
-    student_ckpt = tmp_path / "t" / "student_last.pth"  # a resnet18, not the resnet34 the config wants
-    with pytest.raises(UserError, match="arch='resnet18'.*'resnet34'"):
+    run_main(tmp_path / "t", config=demo_config("vanilla"), max_iters=1)
+    student_ckpt = tmp_path / "t" / "student_last.pth"  # a resnet8, not the resnet20 the config wants
+    with pytest.raises(UserError, match="arch='resnet8'.*'resnet20'"):
         run_main(tmp_path / "s", f"teacher_checkpoint='{student_ckpt}'")
     with pytest.raises(UserError, match="num_classes=10.*20"):
         load_network(str(student_ckpt), num_classes=20)

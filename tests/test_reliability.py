@@ -11,16 +11,15 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, VOC_SAMPLE, copy_voc_sample, demo_opts, needs_voc_sample
+from conftest import ROOT, VOC_SAMPLE, copy_voc_sample, demo_config, demo_opts, needs_voc_sample
 import main
 from utils import UserError
 from utils.checkpoint import load_checkpoint, save_checkpoint
 
-DEMO = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
-# Two short stages, a checkpoint every iteration, bit-reproducible; small networks keep
-# the checkpoints small.
-EXACT = demo_opts("teacher='mobilenet_v2'", "student='mobilenet_v2'", "teacher_train=dict(epochs=2)",
-                  "student_train=dict(epochs=2)", "checkpoint_interval=1", "deterministic=True", "num_workers=1")
+DEMO = demo_config("mpscd")
+# Two short stages, a checkpoint every iteration, bit-reproducible.
+EXACT = demo_opts("teacher_train=dict(epochs=2)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
+                  "deterministic=True", "num_workers=1")
 
 # Run processes use one thread: these tiny networks train no faster on two, and a reference
 # run in the background then shares the machine's cores with the test's own runs instead of

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, demo_config
 from test_reliability import EXACT, ONE_THREAD, assert_same_student, command, final_metrics, torchrun_command
 
 # Two loader workers, no checkpoints but the ones the signals ask for, a line per step.
@@ -69,7 +69,7 @@ def test_preemption_warning_saves_and_goes_on_then_a_kill_resumes_exactly(tmp_pa
 
 def test_table_passes_a_group_sigterm_on_to_its_runs(tmp_path):
     table_file = tmp_path / "t.py"
-    config = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mld.py")
+    config = demo_config("mld")
     opts = [*STOPPABLE, "teacher_train=dict(epochs=1)"]  # the student stage sooner
     table_file.write_text(f"rows = [dict(label='mld', config={config!r}, opts={opts!r})]\nseeds = [0]\n")
     work = tmp_path / "table"

@@ -9,14 +9,13 @@ import time
 
 import pytest
 
-from conftest import ROOT, demo_opts
+from conftest import ROOT, demo_config, demo_opts
 import main
 from mpscd import table
 from mpscd.engine.checks import Number
 from mpscd.engine.config import SCHEMA, load_config
 from utils.run_lock import BUSY_EXIT_CODE, RunFolderBusy, RunLock, lock_holder
 
-DEMO = os.path.join(ROOT, "configs", "demo")
 
 
 def write_table(path, rows, seeds=(0,)):
@@ -35,11 +34,11 @@ def launches(run_dir):
 
 
 def test_rows_with_one_teacher_recipe_share_one_teacher(tmp_path):
-    rows = [dict(label="vanilla", config=f"{DEMO}/resnet34_to_resnet18_vanilla.py"),
-            dict(label="mld", config=f"{DEMO}/resnet34_to_resnet18_mld.py"),
-            dict(label="kd", config=f"{DEMO}/resnet34_to_resnet18_kd.py", opts=["student_train=dict(epochs=2)"]),
-            dict(label="mld_at_48px", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["img_size=48"]),
-            dict(label="given", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["teacher_checkpoint='t.pth'"])]
+    rows = [dict(label="vanilla", config=demo_config("vanilla")),
+            dict(label="mld", config=demo_config("mld")),
+            dict(label="kd", config=demo_config("kd"), opts=["student_train=dict(epochs=2)"]),
+            dict(label="mld_at_48px", config=demo_config("mld"), opts=["img_size=48"]),
+            dict(label="given", config=demo_config("mld"), opts=["teacher_checkpoint='t.pth'"])]
     jobs = table.plan(write_table(tmp_path / "t.py", rows, seeds=(0, 1)), None, str(tmp_path / "w"))
     teachers = [job for job in jobs if job.label is None]
     assert len(teachers) == 2 and jobs[:2] == teachers  # the 64 px and the 48 px teacher, first
@@ -60,10 +59,10 @@ def test_every_shipped_table_plans_its_runs(name, tmp_path):
 
 
 def test_a_new_config_key_with_its_default_keeps_the_teacher_name(monkeypatch):
-    cfg = load_config(f"{DEMO}/resnet34_to_resnet18_mld.py")
+    cfg = load_config(demo_config("mld"))
     name = table.recipe_name(cfg, table.teacher_recipe(cfg, 0))
     monkeypatch.setitem(SCHEMA, "a_new_key", (3, Number(int)))
-    cfg = load_config(f"{DEMO}/resnet34_to_resnet18_mld.py")
+    cfg = load_config(demo_config("mld"))
     assert table.recipe_name(cfg, table.teacher_recipe(cfg, 0)) == name
     cfg["a_new_key"] = 4
     assert table.recipe_name(cfg, table.teacher_recipe(cfg, 0)) != name
@@ -72,7 +71,7 @@ def test_a_new_config_key_with_its_default_keeps_the_teacher_name(monkeypatch):
 def test_a_table_killed_and_run_again_runs_each_row_once(tmp_path, monkeypatch, capsys):
     """Three demo rows (the whole demo table's planning is checked above) at two jobs."""
     work = tmp_path / "table"
-    three_rows = [dict(label=m, config=f"{DEMO}/resnet34_to_resnet18_{m}.py") for m in ("vanilla", "mpscd", "mld")]
+    three_rows = [dict(label=m, config=demo_config(m)) for m in ("vanilla", "mpscd", "mld")]
     args = table_args(write_table(tmp_path / "t.py", three_rows), work, "--jobs", "2")
     first = subprocess.Popen([sys.executable, "-m", "mpscd.table", *args], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -101,8 +100,8 @@ def test_a_table_killed_and_run_again_runs_each_row_once(tmp_path, monkeypatch, 
 
 
 def test_a_failed_run_is_reported_and_the_others_finish(tmp_path, monkeypatch, capsys):
-    rows = [dict(label="broken", config=f"{DEMO}/resnet34_to_resnet18_mld.py", opts=["teacher_checkpoint='nowhere.pth'"]),
-            dict(label="vanilla", config=f"{DEMO}/resnet34_to_resnet18_vanilla.py")]
+    rows = [dict(label="broken", config=demo_config("mld"), opts=["teacher_checkpoint='nowhere.pth'"]),
+            dict(label="vanilla", config=demo_config("vanilla"))]
     monkeypatch.chdir(ROOT)  # where the table starts main.py
     with pytest.raises(SystemExit) as exit_:
         table.cli(table_args(write_table(tmp_path / "t.py", rows), tmp_path / "w", "--jobs", "2"))
@@ -129,6 +128,6 @@ def test_run_lock_refuses_a_live_holder_and_takes_over_a_stale_one(tmp_path):
 
 def test_main_exits_with_the_busy_status_on_a_locked_folder(tmp_path, capsys):
     with RunLock(str(tmp_path)), pytest.raises(SystemExit) as exit_:
-        main.cli(["--cfg_file", f"{DEMO}/resnet34_to_resnet18_vanilla.py", "--work_dir", str(tmp_path),
+        main.cli(["--cfg_file", demo_config("vanilla"), "--work_dir", str(tmp_path),
                   "--max_iters", "1", "--opts", *demo_opts()])
     assert exit_.value.code == BUSY_EXIT_CODE == 75 and "in use by process" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, demo_opts
+from conftest import demo_config, demo_opts
 import main
 from datasets.demo import DigitsDemo
 from mpscd import export, predict
@@ -18,7 +18,7 @@ from utils import UserError
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("run")
-    main.main(["--cfg_file", os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_vanilla.py"),
+    main.main(["--cfg_file", demo_config("vanilla"),
                "--work_dir", str(work_dir), "--max_iters", "2", "--opts", *demo_opts()])
     return work_dir
 
