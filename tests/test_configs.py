@@ -101,7 +101,7 @@ def test_report_tables_seeds_and_ablations(tmp_path, capsys):
     assert code["torch"] == torch.__version__ and code["device"].startswith("cpu")
     if code["commit"]:  # a git checkout: the run names its commit in results.json, the log and the table
         assert len(code["commit"]) == 40 and code["commit"] in (tmp_path / "mpscd" / "log.txt").read_text()
-        assert rows["vanilla"][-1].strip(" |") == code["commit"][:8] + ("+" if code["dirty"] else "")
+        assert rows["vanilla"][-1].strip(" |") == short(code)
         assert rows["teacher"][-1] == rows["vanilla"][-1]  # the teachers' own record: trained by this code
     assert rows["vanilla"][5] == "2" and " ± " in rows["vanilla"][6]  # two seeds: mean ± std
     assert rows["teacher"][5] == "1"  # both MPSCD runs trained the same seed-0 teacher; vanilla has none
@@ -154,6 +154,20 @@ def test_a_resume_by_other_code_is_logged_and_recorded():
     later = RunCode({**here, "commit": "c" * 40})  # resumes a checkpoint that code (a) wrote after its resume
     later.resumed(code.record(), "run/student_last.pth", lines.append)
     assert short(later.record()) == "cccccccc (resumed from aaaaaaaa, bbbbbbbb+, unrecorded)"
+
+
+def test_different_uncommitted_edits_of_one_commit_are_different_code(monkeypatch):
+    from utils import provenance
+    versions = []
+    for diff in ("", "one edit", "another edit"):  # what `git diff HEAD` prints
+        monkeypatch.setattr(provenance, "_git", lambda *args, diff=diff: {"rev-parse": "a" * 40, "diff": diff}[args[0]])
+        versions.append(provenance.code_version(torch.device("cpu")))
+    clean, one, another = versions
+    assert clean["dirty"] is False and short(clean) == "aaaaaaaa"
+    assert short(one) == f"aaaaaaaa+{one['dirty']}" and len(one["dirty"]) == 8 and one["dirty"] != another["dirty"]
+    lines = []
+    RunCode(one).resumed(another, "run/student_last.pth", lines.append)
+    assert len(lines) == 1 and lines[0].endswith("the result mixes the two")
 
 
 SEED_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "voc", "*_mpscd.py"))

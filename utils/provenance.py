@@ -1,5 +1,6 @@
 """What code and machine a run ran on, recorded in its log and results.json: numbers
 from different commits are not comparable (float-level changes move a seed's mAP)."""
+import hashlib
 import os
 import platform
 import subprocess
@@ -26,25 +27,30 @@ def device_name(device):
 
 def code_version(device):
     """{commit, dirty, torch, device}; commit None outside a git checkout (e.g. an archive).
-    dirty: tracked files differ from the commit (untracked files, such as run folders, do not count)."""
+    dirty: False, or a hash of the tracked files' differences from the commit, so that two
+    different uncommitted edits of one commit are different code (untracked files, such as
+    run folders, do not count)."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": bool(status), "torch": str(torch.__version__), "device": device_name(device)}
+    diff = _git("diff", "--binary", "HEAD") if commit else None
+    dirty = hashlib.sha1(diff.encode()).hexdigest()[:8] if diff else False
+    return {"commit": commit, "dirty": dirty, "torch": str(torch.__version__), "device": device_name(device)}
 
 
 def describe(version):
     """One line for the log."""
     commit = version["commit"] or "unknown (not a git checkout)"
-    dirty = " with uncommitted changes" if version["dirty"] else ""
+    dirty = f" with uncommitted changes ({version['dirty']})" if version["dirty"] else ""
     return f"code {commit}{dirty}, torch {version['torch']}, device {version['device']}"
 
 
 def short(version):
-    """A record as a table shows it: the short commit, "+" for uncommitted changes, the
-    commits a resumed run started with in brackets; "unrecorded" for runs older than the record."""
+    """A record as a table shows it: the short commit, "+" and the hash of uncommitted changes
+    (just "+" in records older than the hash), the commits a resumed run started with in
+    brackets; "unrecorded" for runs older than the record."""
     if not version or not version.get("commit"):
         return "unrecorded"
-    text = version["commit"][:8] + ("+" if version["dirty"] else "")
+    edits = version["dirty"]
+    text = version["commit"][:8] + ("+" + (edits if isinstance(edits, str) else "") if edits else "")
     earlier = version.get("resumed_from")
     return f"{text} (resumed from {', '.join(short(v) for v in earlier)})" if earlier else text
 
