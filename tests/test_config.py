@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import main
-from conftest import ROOT
+from conftest import demo_config
 from mpscd.engine.config import SCHEMA, load_config
 from mpscd.engine.evaluation import cuda_amp_dtype, needs_grad_scaler
 from utils import UserError
@@ -74,7 +74,7 @@ def test_cuda_precision_auto_is_bfloat16_without_grad_scaler_where_the_gpu_has_i
     assert needs_grad_scaler(torch.device("cpu"), cfg) is False
 
 
-DEMO_MPSCD = os.path.join(ROOT, "configs", "demo", "resnet34_to_resnet18_mpscd.py")
+DEMO_MPSCD = demo_config("mpscd")
 # (--opts value, the key the error names): every one refused before any work starts.
 BAD_VALUES = [
     ("teacher_train=dict(lr='1e-4')", "teacher_train.lr"), ("teacher_train=dict(epochs=-1)", "teacher_train.epochs"),

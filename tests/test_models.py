@@ -91,7 +91,7 @@ def test_compile_gives_the_eager_losses_and_gradients():
     for k in eager_terms:
         assert compiled_terms[k].item() == pytest.approx(eager_terms[k].item(), rel=2e-3, abs=1e-5), k
     relative_error = (compiled_grad - eager_grad).norm() / eager_grad.norm()
-    assert relative_error < 5e-3  # 1e-3 here: inductor reorders the convolutions' and BatchNorm's sums
+    assert relative_error < 5e-3  # inductor reorders the convolutions' and BatchNorm's sums
 
 
 def ml_decoder_reference(head, feature_map):

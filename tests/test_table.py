@@ -17,7 +17,6 @@ from mpscd.engine.config import SCHEMA, load_config
 from utils.run_lock import BUSY_EXIT_CODE, RunFolderBusy, RunLock, lock_holder
 
 
-
 def write_table(path, rows, seeds=(0,)):
     path.write_text(f"seeds = {list(seeds)}\nrows = {rows!r}\n")
     return str(path)
@@ -41,7 +40,7 @@ def test_rows_with_one_teacher_recipe_share_one_teacher(tmp_path):
             dict(label="given", config=demo_config("mld"), opts=["teacher_checkpoint='t.pth'"])]
     jobs = table.plan(write_table(tmp_path / "t.py", rows, seeds=(0, 1)), None, str(tmp_path / "w"))
     teachers = [job for job in jobs if job.label is None]
-    assert len(teachers) == 2 and jobs[:2] == teachers  # the 64 px and the 48 px teacher, first
+    assert len(teachers) == 2 and jobs[:2] == teachers  # the 32 px and the 48 px teacher, first
     by_name = {job.name: job for job in jobs}
     assert by_name["vanilla seed 1"].needs is None and by_name["given seed 0"].needs is None
     assert by_name["mld seed 0"].needs is by_name["kd seed 1"].needs is teachers[0]
