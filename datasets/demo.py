@@ -6,7 +6,6 @@ split measures generalisation to unseen handwriting. Generation is deterministic
 the seed."""
 import numpy as np
 from PIL import Image
-from sklearn.datasets import load_digits
 
 from datasets.base import MultiLabelDataset
 
@@ -16,6 +15,7 @@ _TRAIN_SCANS = 1200  # scans [0, 1200) for train images, the remaining 597 for t
 
 def digit_scans(split):
     """The scans a split's images are made of: disjoint handwriting for train and test."""
+    from sklearn.datasets import load_digits  # here: its import takes a second that other datasets need not pay
     scans = load_digits()
     part = slice(0, _TRAIN_SCANS) if split == "train" else slice(_TRAIN_SCANS, None)
     scans.images, scans.target = scans.images[part], scans.target[part]

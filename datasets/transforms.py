@@ -1,7 +1,8 @@
 import functools
 
+import numpy as np
 import torch
-from torchvision import transforms as T
+from PIL import Image
 
 # All backbones here use ImageNet statistics (torchvision's and the official RepVGG weights).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -26,18 +27,40 @@ class Cutout:
 
 
 def build_transform(img_size, train, flip=True, randaugment=True, cutout=0.5):
-    """PIL image -> uint8 tensor [3, img_size, img_size]. Normalising waits for the device
-    (`normalize`): loader workers, their shared memory and the copy to the GPU then move a
-    quarter of the bytes of float32, and the workers skip the float arithmetic."""
-    steps = [T.Resize((img_size, img_size))]
+    """PIL image -> uint8 tensor [3, img_size, img_size]: torchvision's Resize((img_size,
+    img_size)), RandomHorizontalFlip, RandAugment and PILToTensor, the first two and the last
+    written here so that torchvision (seconds to import) is imported only for RandAugment.
+    Normalising waits for the device (`normalize`): loader workers, their shared memory and
+    the copy to the GPU then move a quarter of the bytes of float32, and the workers skip the
+    float arithmetic."""
+    steps = [functools.partial(_resize, size=(img_size, img_size))]
     if train and flip:
-        steps.append(T.RandomHorizontalFlip())
+        steps.append(_random_flip)
     if train and randaugment:
-        steps.append(T.RandAugment())
-    steps.append(T.PILToTensor())
+        from torchvision.transforms import RandAugment
+        steps.append(RandAugment())
+    steps.append(_to_tensor)
     if train and cutout:
         steps.append(Cutout(cutout))
-    return T.Compose(steps)
+    return functools.partial(_compose, steps=steps)
+
+
+def _resize(image, size):
+    return image.resize(size, Image.BILINEAR)
+
+
+def _random_flip(image):
+    return image.transpose(Image.FLIP_LEFT_RIGHT) if torch.rand(1) < 0.5 else image  # torchvision's draw
+
+
+def _to_tensor(image):
+    return torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)
+
+
+def _compose(image, steps):
+    for step in steps:
+        image = step(image)
+    return image
 
 
 @functools.cache

@@ -1,9 +1,8 @@
-"""Backbone registry: name -> (builder, ImageNet weights or None), and the multi-label
+"""Backbone registry (torchvision's networks and those written here), and the multi-label
 network (backbone + label-embedding head) every stage trains."""
 import os
 
 import torch
-import torchvision
 from torch import nn
 
 from models.cifar import CIFAR_BACKBONES
@@ -11,24 +10,28 @@ from models.head import LabelEmbeddingHead
 from models.repvgg import repvgg_a0, repvgg_a2, repvgg_deploy
 from utils import UserError
 
-tvm = torchvision.models
-
-# name: (builder of the ImageNet classifier, torchvision weights or the official file name)
-BACKBONES = {
-    "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
-    "resnet34": (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),
-    "resnet50": (tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1),
-    "resnet101": (tvm.resnet101, tvm.ResNet101_Weights.IMAGENET1K_V1),
-    "wrn50": (tvm.wide_resnet50_2, tvm.Wide_ResNet50_2_Weights.IMAGENET1K_V1),
-    "wrn101": (tvm.wide_resnet101_2, tvm.Wide_ResNet101_2_Weights.IMAGENET1K_V1),
-    "mobilenet_v2": (tvm.mobilenet_v2, tvm.MobileNet_V2_Weights.IMAGENET1K_V1),
-    "swin_t": (tvm.swin_t, tvm.Swin_T_Weights.IMAGENET1K_V1),
-    "swin_s": (tvm.swin_s, tvm.Swin_S_Weights.IMAGENET1K_V1),
+# name: (torchvision's builder of the ImageNet classifier, its weights enum), looked up when
+# a network is built: importing torchvision takes seconds that a run of the 32 px networks
+# (and every process of the tools) need not pay.
+TORCHVISION = {
+    "resnet18": ("resnet18", "ResNet18_Weights"),
+    "resnet34": ("resnet34", "ResNet34_Weights"),
+    "resnet50": ("resnet50", "ResNet50_Weights"),
+    "resnet101": ("resnet101", "ResNet101_Weights"),
+    "wrn50": ("wide_resnet50_2", "Wide_ResNet50_2_Weights"),
+    "wrn101": ("wide_resnet101_2", "Wide_ResNet101_2_Weights"),
+    "mobilenet_v2": ("mobilenet_v2", "MobileNet_V2_Weights"),
+    "swin_t": ("swin_t", "Swin_T_Weights"),
+    "swin_s": ("swin_s", "Swin_S_Weights"),
+}
+# name: (builder of the ImageNet classifier, the official weights file name or None)
+OWN = {
     "repvgg_a0": (repvgg_a0, "RepVGG-A0-train.pth"),
     "repvgg_a2": (repvgg_a2, "RepVGG-A2-train.pth"),
     # 32 px networks of the KD literature: no ImageNet weights (mpscd.pretrain makes some)
     **{name: (builder, None) for name, builder in CIFAR_BACKBONES.items()},
 }
+BACKBONES = (*TORCHVISION, *OWN)
 REPVGG_URL = "https://github.com/DingXiaoH/RepVGG (the 'RepVGG-*-train.pth' ImageNet checkpoints)"
 
 
@@ -57,6 +60,17 @@ def _imagenet_state_dict(name, weights, path):
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
+def _classifier(name):
+    """The ImageNet classifier `name`, untrained, and its weights (a torchvision enum, a file
+    name or None)."""
+    if name in OWN:
+        builder, weights = OWN[name]
+        return builder(), weights
+    import torchvision  # here, not at the top: see TORCHVISION
+    builder, weights = TORCHVISION[name]
+    return getattr(torchvision.models, builder)(), getattr(torchvision.models, weights).IMAGENET1K_V1
+
+
 class Backbone(nn.Module):
     """The convolutional or transformer trunk of an ImageNet model: image -> [B, F, h, w]."""
 
@@ -64,22 +78,21 @@ class Backbone(nn.Module):
         super().__init__()
         if name not in BACKBONES:
             raise UserError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
-        builder, weights = BACKBONES[name]
-        net = builder()
+        net, weights = _classifier(name)
         if pretrained or weights_path:
             missing, _ = net.load_state_dict(_imagenet_state_dict(name, weights, weights_path), strict=False)
             if missing:
                 raise UserError(f"ImageNet weights for {name} lack {len(missing)} tensors, e.g. {missing[:3]}")
         self.is_swin = name.startswith("swin")
-        if isinstance(net, tvm.ResNet):
-            self.body = nn.Sequential(*list(net.children())[:-2])
-            self.out_channels = net.fc.in_features
-        elif name == "mobilenet_v2":
+        if name == "mobilenet_v2":
             self.body = net.features
             self.out_channels = net.last_channel
         elif self.is_swin:
             self.body = nn.Sequential(net.features, net.norm)  # channels-last output
             self.out_channels = net.head.in_features
+        elif name in TORCHVISION:  # the ResNets
+            self.body = nn.Sequential(*list(net.children())[:-2])
+            self.out_channels = net.fc.in_features
         else:  # written here (RepVGG, the 32 px networks): the whole net is the trunk
             self.body = net
             self.out_channels = net.out_channels
