@@ -33,7 +33,7 @@ def build_transform(img_size, train, flip=True, randaugment=True, cutout=0.5):
     Normalising waits for the device (`normalize`): loader workers, their shared memory and
     the copy to the GPU then move a quarter of the bytes of float32, and the workers skip the
     float arithmetic."""
-    steps = [functools.partial(_resize, size=(img_size, img_size))]
+    steps = [functools.partial(_resize, size=img_size)]
     if train and flip:
         steps.append(_random_flip)
     if train and randaugment:
@@ -46,7 +46,7 @@ def build_transform(img_size, train, flip=True, randaugment=True, cutout=0.5):
 
 
 def _resize(image, size):
-    return image.resize(size, Image.BILINEAR)
+    return image if image.size == (size, size) else image.resize((size, size), Image.BILINEAR)
 
 
 def _random_flip(image):
@@ -54,7 +54,8 @@ def _random_flip(image):
 
 
 def _to_tensor(image):
-    return torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)
+    width, height = image.size
+    return torch.from_numpy(np.array(image, copy=True)).view(height, width, len(image.getbands())).permute(2, 0, 1)
 
 
 def _compose(image, steps):

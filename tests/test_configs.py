@@ -156,15 +156,27 @@ def test_a_resume_by_other_code_is_logged_and_recorded():
     assert short(later.record()) == "cccccccc (resumed from aaaaaaaa, bbbbbbbb+, unrecorded)"
 
 
-def test_different_uncommitted_edits_of_one_commit_are_different_code(monkeypatch):
+def test_different_uncommitted_edits_of_one_commit_are_different_code(monkeypatch, tmp_path):
+    import subprocess
     from utils import provenance
-    versions = []
-    for diff in ("", "one edit", "another edit"):  # what `git diff HEAD` prints
-        monkeypatch.setattr(provenance, "_git", lambda *args, diff=diff: {"rev-parse": "a" * 40, "diff": diff}[args[0]])
-        versions.append(provenance.code_version(torch.device("cpu")))
-    clean, one, another = versions
-    assert clean["dirty"] is False and short(clean) == "aaaaaaaa"
-    assert short(one) == f"aaaaaaaa+{one['dirty']}" and len(one["dirty"]) == 8 and one["dirty"] != another["dirty"]
+    git = lambda *args: subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                                       check=True, capture_output=True)
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.md").write_text("notes\n")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    monkeypatch.setattr(provenance, "REPO", str(tmp_path))
+    record = lambda: provenance.code_version(torch.device("cpu"))
+    (tmp_path / "notes.md").write_text("other notes\n")  # documents are not code
+    clean = record()
+    (tmp_path / "a.py").write_bytes(b"x = 2  # caf\xe9\n")  # not UTF-8
+    one = record()
+    (tmp_path / "a.py").write_text("x = 3\n")
+    another = record()
+    assert clean["dirty"] is False and short(clean) == clean["commit"][:8]
+    assert short(one) == f"{one['commit'][:8]}+{one['dirty']}" and len(one["dirty"]) == 8
+    assert one["dirty"] != another["dirty"]
     lines = []
     RunCode(one).resumed(another, "run/student_last.pth", lines.append)
     assert len(lines) == 1 and lines[0].endswith("the result mixes the two")

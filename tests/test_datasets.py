@@ -178,11 +178,11 @@ def test_uint8_images_normalised_on_the_device_equal_torchvisions_float_pipeline
     assert torch.allclose(network_input(item[None], torch.device("cpu"))[0], reference, atol=1e-5)
 
 
-@pytest.mark.parametrize("size", [(40, 56), (32, 32)], ids=["resized", "at_size"])
-def test_transforms_equal_torchvisions_bit_for_bit(size):
+@pytest.mark.parametrize("shape", [(40, 56, 3), (32, 32, 3)], ids=["resized", "at_size"])
+def test_transforms_equal_torchvisions_bit_for_bit(shape):
     """build_transform writes Resize, the flip and PILToTensor itself (torchvision is
     imported only for RandAugment): the same tensors as torchvision's, random draws included."""
-    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (*size, 3), dtype=np.uint8))
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8))
     for train in (False, True):
         ours = build_transform(32, train, flip=True, randaugment=True, cutout=0.5)
         steps = [T.Resize((32, 32)), *([T.RandomHorizontalFlip(), T.RandAugment()] if train else []), T.PILToTensor(),

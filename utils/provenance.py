@@ -13,9 +13,26 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _git(*args):
     try:
         out = subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, ValueError):  # ValueError: output that is not UTF-8
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _edits():
+    """False when the tracked files other than documents (*.md) are as committed; else a hash
+    of the edited files' names and contents (the files themselves, not a diff, which git's
+    settings would shape), or True when git cannot list them."""
+    names = _git("diff", "--name-only", "--no-renames", "-z", "HEAD", "--", ".", ":(exclude)*.md")
+    if names is None:
+        return True
+    if not names:
+        return False
+    digest = hashlib.sha1()
+    for name in sorted(filter(None, names.split("\0"))):
+        path = os.path.join(REPO, name)
+        content = open(path, "rb").read() if os.path.isfile(path) else b"(deleted)"
+        digest.update(name.encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()[:8]
 
 
 def device_name(device):
@@ -27,12 +44,10 @@ def device_name(device):
 
 def code_version(device):
     """{commit, dirty, torch, device}; commit None outside a git checkout (e.g. an archive).
-    dirty: False, or a hash of the tracked files' differences from the commit, so that two
-    different uncommitted edits of one commit are different code (untracked files, such as
-    run folders, do not count)."""
+    dirty (see _edits): False, or a hash of uncommitted edits, so that two different edits of
+    one commit are different code (untracked files, such as run folders, do not count)."""
     commit = _git("rev-parse", "HEAD")
-    diff = _git("diff", "--binary", "HEAD") if commit else None
-    dirty = hashlib.sha1(diff.encode()).hexdigest()[:8] if diff else False
+    dirty = _edits() if commit else False
     return {"commit": commit, "dirty": dirty, "torch": str(torch.__version__), "device": device_name(device)}
 
 
