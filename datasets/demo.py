@@ -10,14 +10,16 @@ from PIL import Image
 from datasets.base import MultiLabelDataset
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
-_TRAIN_SCANS = 1200  # scans [0, 1200) for train images, the remaining 597 for test images
+# scans [0, 1000) for train images, [1000, 1200) for development images, the remaining 597 for test images
+_SCANS = {"train": slice(0, 1000), "dev": slice(1000, 1200), "test": slice(1200, None)}
+_STREAM = {"train": 0, "test": 1, "dev": 3}  # 2 is mpscd.pretrain's
 
 
 def digit_scans(split):
-    """The scans a split's images are made of: disjoint handwriting for train and test."""
+    """The scans a split ("train", "dev" or "test") is made of: disjoint handwriting."""
     from sklearn.datasets import load_digits  # here: its import takes a second that other datasets need not pay
     scans = load_digits()
-    part = slice(0, _TRAIN_SCANS) if split == "train" else slice(_TRAIN_SCANS, None)
+    part = _SCANS[split]
     scans.images, scans.target = scans.images[part], scans.target[part]
     return scans
 
@@ -48,11 +50,13 @@ def compose_digit_images(count, scans, canvas, rng, digits=(1, 4), grid=3):
 
 
 class DigitsDemo(MultiLabelDataset):
-    def __init__(self, split, transform=None, train_size=4000, test_size=1000, canvas=64, grid=3, seed=0):
-        scans = digit_scans(split)
-        rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+    def __init__(self, split, transform=None, train_size=4000, test_size=1000, canvas=64, grid=3, seed=0,
+                 heldout="test"):
+        """split "train", or "test": the images of the `heldout` handwriting ("test" or "dev")."""
+        scans = "train" if split == "train" else heldout
+        rng = np.random.default_rng([seed, _STREAM[scans]])
         count = train_size if split == "train" else test_size
-        self.images, targets = compose_digit_images(count, scans, canvas, rng, grid=grid)
+        self.images, targets = compose_digit_images(count, digit_scans(scans), canvas, rng, grid=grid)
         super().__init__(DIGIT_CLASSES, targets, transform)
 
     def load_image(self, index):

@@ -106,11 +106,11 @@ class MultiLabelNet(nn.Module):
     """Backbone + label-embedding head. forward() returns a dict with
     logits [B, C], embeddings (label-wise) [B, C, D] and feature (pooled) [B, F]."""
 
-    def __init__(self, arch, num_classes, embed_dim=768, pretrained=False, weights_path=None):
+    def __init__(self, arch, num_classes, embed_dim=768, pretrained=False, weights_path=None, ffn_dim=2048):
         super().__init__()
         self.arch, self.num_classes = arch, num_classes
         self.backbone = Backbone(arch, pretrained, weights_path)
-        self.head = LabelEmbeddingHead(self.backbone.out_channels, num_classes, embed_dim)
+        self.head = LabelEmbeddingHead(self.backbone.out_channels, num_classes, embed_dim, ffn_dim=ffn_dim)
 
     def forward(self, images):
         feature_map = self.backbone(images)
@@ -123,5 +123,5 @@ class MultiLabelNet(nn.Module):
         return self
 
 
-def build_model(arch, num_classes, embed_dim=768, pretrained=False, weights_path=None):
-    return MultiLabelNet(arch, num_classes, embed_dim, pretrained, weights_path)
+def build_model(arch, num_classes, embed_dim=768, pretrained=False, weights_path=None, ffn_dim=2048):
+    return MultiLabelNet(arch, num_classes, embed_dim, pretrained, weights_path, ffn_dim)

@@ -11,7 +11,7 @@ from conftest import VOC_SAMPLE, needs_voc_sample
 from datasets import build_dataset
 from datasets.base import load_rgb
 from datasets.coco import coco_dataset
-from datasets.demo import DigitsDemo
+from datasets.demo import DigitsDemo, digit_scans
 from datasets.nuswide import nuswide
 from datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, Cutout, build_transform, normalize
 from datasets.voc import VOC_CLASSES, voc_dataset
@@ -118,6 +118,15 @@ def test_demo_dataset_is_deterministic_and_multilabel():
     counts = a.targets.sum(1)
     assert counts.min() >= 1 and counts.max() <= 4 and counts.mean() > 1.5
     assert a.images.shape == (50, 64, 64, 3)
+
+
+def test_demo_splits_use_disjoint_handwriting():
+    scans = {split: {bytes(scan) for scan in digit_scans(split).images.astype(np.uint8)}
+             for split in ("train", "dev", "test")}
+    assert [len(scans[split]) for split in ("train", "dev", "test")] == [1000, 200, 597]
+    assert not scans["train"] & scans["dev"] and not scans["train"] & scans["test"] and not scans["dev"] & scans["test"]
+    dev = DigitsDemo("test", test_size=20, seed=3, heldout="dev")
+    assert not np.array_equal(dev.images, DigitsDemo("test", test_size=20, seed=3).images)
 
 
 def test_build_dataset_needs_data_root(tmp_path):

@@ -1,9 +1,11 @@
 import copy
+import os
 
 import pytest
 import torch
 
 from models import BACKBONES, build_model
+from mpscd.engine.config import load_config
 from mpscd.methods import build_distiller
 from utils import UserError
 
@@ -152,3 +154,27 @@ def test_head_is_ml_decoder():
     model(torch.randn(2, 3, 32, 32))["logits"].sum().backward()
     optimizer.step()
     assert torch.equal(head.queries, original)
+
+
+def test_cached_teacher_outputs_are_the_teachers_and_unknown_images_run_it():
+    from mpscd.engine.evaluation import network_input
+    torch.manual_seed(0)
+    distiller = build_distiller({"type": "mld"}, build_model("resnet8", 4, 16), build_model("resnet8", 4, 24, ffn_dim=32))
+    batches = [{"image": torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)} for _ in range(3)]
+    with torch.no_grad():
+        expected = [distiller.teacher(network_input(b["image"], "cpu")) for b in batches]
+    distiller.remember_teacher(batches, "cpu")
+    for batch, want in zip(batches, expected):
+        got = distiller.teacher_forward(network_input(batch["image"], "cpu"))
+        assert all(torch.equal(got[k], want[k]) for k in want)
+    mixed = torch.cat([batches[0]["image"][:2], torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8)])
+    with torch.no_grad():
+        want = distiller.teacher(network_input(mixed, "cpu"))
+    got = distiller.teacher_forward(network_input(mixed, "cpu"))
+    assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_cached_teacher_outputs_need_unaugmented_images():
+    config = os.path.join(os.path.dirname(__file__), "..", "configs", "demo", "resnet20_to_resnet8_mld.py")
+    with pytest.raises(UserError, match="cache_teacher_outputs"):
+        load_config(config, ["cache_teacher_outputs=True", "augment=dict(cutout=0.5)"])

@@ -48,11 +48,13 @@ SCHEMA = {
     "augment": Record(flip=(True, Boolean()), randaugment=(True, Boolean()),
                       cutout=(0.5, Number(float, low=0, high=1))),
     "demo": Record(train_size=(4000, Number(int, low=1)), test_size=(1000, Number(int, low=1)),
-                   canvas=(64, Number(int, low=24)), grid=(3, Number(int, low=2, high=4)), seed=(0, _COUNT)),
+                   canvas=(64, Number(int, low=24)), grid=(3, Number(int, low=2, high=4)), seed=(0, _COUNT),
+                   heldout=("test", OneOf("test", "dev"))),  # "dev": evaluate on the development handwriting
     # models
     "teacher": ("resnet50", OneOf(*BACKBONES)),
     "student": ("resnet18", OneOf(*BACKBONES)),
     "embed_dim": (768, Number(int, low=8, multiple_of=8)),  # the head's 8 attention heads
+    "ffn_dim": (2048, Number(int, low=8)),   # the head's feed-forward width (ML-Decoder's 2048)
     "pretrained": (True, Boolean()),         # ImageNet weights for both backbones
     "teacher_weights": (None, _PATH),        # a local ImageNet weights file for the teacher
     "student_weights": (None, _PATH),        # ... and for the student
@@ -68,6 +70,8 @@ SCHEMA = {
     "cpu_bf16": (True, Boolean()),           # bfloat16 autocast on CPUs that run it natively (AVX-512 and newer)
     "channels_last": (True, Boolean()),
     "compile": (False, Boolean()),           # torch.compile the student's and the teacher's backbones
+    # the teacher's outputs per training image computed once, not every epoch: only without augmentation
+    "cache_teacher_outputs": (False, Boolean()),
     "sync_bn": (False, Boolean()),           # SyncBatchNorm in the student under torchrun (CUDA only)
     "eval_threshold": (0.5, Number(float, low=0, high=1)),
     "eval_interval": (1, Number(int, low=1)),  # evaluate every N epochs (and always after the last)
@@ -165,4 +169,7 @@ def load_config(path, overrides=()):
             cfg[key] = check(values.get(key, default))
         except Invalid as e:
             raise UserError(f"{e.where(key)} in {origin.get(key, 'the defaults')}: {e.message}") from None
+    if cfg["cache_teacher_outputs"] and any(cfg["augment"].values()):
+        raise UserError("cache_teacher_outputs = True needs training images that look the same every epoch: "
+                        "augment = dict(flip=False, randaugment=False, cutout=0.0)")
     return cfg

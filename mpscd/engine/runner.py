@@ -19,7 +19,8 @@ from utils.seed import seed_everything
 
 def build_network(cfg, role, num_classes):
     """The teacher or student network named by the config, with its ImageNet weights."""
-    return build_model(cfg[role], num_classes, cfg["embed_dim"], cfg["pretrained"], cfg[f"{role}_weights"])
+    return build_model(cfg[role], num_classes, cfg["embed_dim"], cfg["pretrained"], cfg[f"{role}_weights"],
+                       cfg["ffn_dim"])
 
 
 def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=False, classes=None):
@@ -33,7 +34,7 @@ def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=F
         if value is not None and state[key] != value:
             raise UserError(f"checkpoint {path} holds {key}={state[key]!r} but the config needs {value!r}; "
                             "point teacher_checkpoint at a matching checkpoint or set it to None to train one")
-    model = build_model(state["arch"], state["num_classes"], state["embed_dim"])
+    model = build_model(state["arch"], state["num_classes"], state["embed_dim"], ffn_dim=state.get("ffn_dim", 2048))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:  # e.g. a checkpoint of the previous label-embedding head

@@ -108,7 +108,8 @@ class StageTrainer:
     def state(self):
         net = self.distiller.student
         return {"model": net.state_dict(), "arch": net.arch, "num_classes": net.num_classes,
-                "embed_dim": net.head.queries.shape[1], "stage": self.stage, "classes": self.classes,
+                "embed_dim": net.head.queries.shape[1], "ffn_dim": net.head.decoder.linear1.out_features,
+                "stage": self.stage, "classes": self.classes,
                 "distiller": self.distiller.extra_state(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
@@ -156,6 +157,9 @@ class StageTrainer:
             # in the training's precision and layout
             with autocast(self.device, self.cfg):
                 self.distiller.prepare(self.prepare_batches(), self.device, channels_last(self.device, self.cfg))
+        if self.cfg["cache_teacher_outputs"] and self.distiller.teacher is not None:
+            with autocast(self.device, self.cfg):
+                self.distiller.remember_teacher(self.prepare_batches(), self.device, channels_last(self.device, self.cfg))
         self.compiling_since = time.time() if self.cfg["compile"] else None
         metrics = None
         while not self.done():

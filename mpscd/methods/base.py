@@ -7,8 +7,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mpscd.engine.evaluation import network_input
 from mpscd.methods.registry import register
 from utils import UserError
+
+
+def _image_keys(images):
+    """Each network input's bytes: equal exactly for the same image in the same view."""
+    return [row.tobytes() for row in images.detach().cpu().numpy()]
 
 
 def bce_loss(logits, targets):
@@ -33,6 +39,7 @@ class Distiller(nn.Module):
         self.teacher = teacher
         self.progress = 0.0  # fraction of the stage's steps done, set by the trainer (for schedules)
         self.max_positives_per_image = None  # set by see_training_labels (None: unknown, up to C)
+        self.teacher_memo = None  # set by remember_teacher
         if teacher is not None:
             teacher.requires_grad_(False).eval()
 
@@ -78,9 +85,29 @@ class Distiller(nn.Module):
                 network.backbone.compile(options={"layout_optimization": channels_last})
         self.distillation_terms = torch.compile(self.distillation_terms)
 
+    def remember_teacher(self, batches, device, channels_last=False):
+        """cache_teacher_outputs: the teacher's outputs for the training images, computed once
+        in the order of `batches` (so a resumed run holds the same floats), after which
+        teacher_forward looks a batch up by its images' values instead of running the teacher.
+        Only for training images that never change (no augmentation)."""
+        keys, outputs = [], []
+        with torch.no_grad():
+            for batch in batches:
+                images = network_input(batch["image"], device, channels_last)
+                outputs.append(self.teacher(images))
+                keys += _image_keys(images)
+        stored = {k: torch.cat([out[k] for out in outputs]) for k in outputs[0]} if outputs else {}
+        self.teacher_memo = {key: row for row, key in enumerate(keys)}, stored
+
     def teacher_forward(self, images):
         """Teacher outputs without autograd; cloned out of inference mode so that losses
         may save them for the student's backward pass."""
+        if self.teacher_memo is not None:
+            rows, stored = self.teacher_memo
+            index = [rows.get(key) for key in _image_keys(images)]
+            if None not in index:  # else (e.g. --max_iters remembered part of the set) run the teacher
+                index = torch.tensor(index, device=images.device)
+                return {k: v.index_select(0, index) for k, v in stored.items()}
         with torch.inference_mode():
             out = self.teacher(images)
         return {k: v.clone() for k, v in out.items()}
