@@ -20,7 +20,8 @@ DEMO = demo_config("mpscd")
 # Two short stages, a checkpoint every iteration, an evaluation every epoch (the best
 # checkpoint), a random augmentation (its per-sample seeds), bit-reproducible.
 EXACT = demo_opts("teacher_train=dict(epochs=2)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
-                  "eval_interval=1", "augment=dict(cutout=0.25)", "deterministic=True", "num_workers=1")
+                  "eval_interval=1", "augment=dict(cutout=0.25)", "cache_teacher_outputs=False",
+                  "deterministic=True", "num_workers=1")
 
 # Run processes use one thread: these tiny networks train no faster on two, and a reference
 # run in the background then shares the machine's cores with the test's own runs instead of

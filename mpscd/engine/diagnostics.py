@@ -63,17 +63,19 @@ class Diagnostics:
 
     def __init__(self, distiller, batches_per_epoch):
         self.distiller, self.batches_per_epoch = distiller, batches_per_epoch
-        # the outputs of the step's own forward passes, kept on the batches to measure
+        # the outputs of the step's own forward passes, kept on the batches to measure; the
+        # teacher's where the distiller gets them (cache_teacher_outputs runs no teacher)
         self.outputs = {}
-        for role in ("student", "teacher"):
-            network = getattr(distiller, role)
-            if network is not None:
-                network.register_forward_hook(lambda module, inputs, outputs, role=role: self._keep(role, outputs))
+        distiller.student.register_forward_hook(lambda module, inputs, outputs: self._keep("student", outputs))
+        if distiller.teacher is not None:
+            teacher_forward = distiller.teacher_forward
+            distiller.teacher_forward = lambda images: self._keep("teacher", teacher_forward(images))
         self.sums, self.count = {}, 0
 
     def _keep(self, role, outputs):
         if self.count < self.batches_per_epoch:
             self.outputs[role] = outputs
+        return outputs
 
     def measure(self, terms, targets):
         """Called after the forward pass of a training step, before its backward."""
