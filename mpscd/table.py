@@ -35,7 +35,7 @@ from utils.logger import format_duration
 
 # Keys a student run reads that its teacher's training does not.
 STUDENT_ONLY_KEYS = ("student", "student_train", "student_weights", "distiller", "teacher_checkpoint", "seed",
-                     "diagnostics", "print_freq", "checkpoint_interval")
+                     "diagnostics", "print_freq", "checkpoint_interval", "cache_teacher_outputs")
 
 
 class Job:

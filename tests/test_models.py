@@ -164,13 +164,17 @@ def test_cached_teacher_outputs_are_the_teachers_and_unknown_images_run_it():
     with torch.no_grad():
         expected = [distiller.teacher(network_input(b["image"], "cpu")) for b in batches]
     distiller.remember_teacher(batches, "cpu")
+    teacher_runs = []
+    distiller.teacher.register_forward_hook(lambda *_: teacher_runs.append(1))
     for batch, want in zip(batches, expected):
         got = distiller.teacher_forward(network_input(batch["image"], "cpu"))
         assert all(torch.equal(got[k], want[k]) for k in want)
+    assert not teacher_runs
     mixed = torch.cat([batches[0]["image"][:2], torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8)])
+    got = distiller.teacher_forward(network_input(mixed, "cpu"))
+    assert len(teacher_runs) == 1
     with torch.no_grad():
         want = distiller.teacher(network_input(mixed, "cpu"))
-    got = distiller.teacher_forward(network_input(mixed, "cpu"))
     assert all(torch.equal(got[k], want[k]) for k in want)
 
 

@@ -143,6 +143,19 @@ def test_kill_before_the_first_student_checkpoint_builds_the_same_student(tmp_pa
     assert_same_student(killed, reference_dir)
 
 
+def killed_and_resumed_equals_reference(tmp_path, run, kill_at_student_iteration=3):
+    """A run (run(work_dir): its command) killed at a student iteration and resumed ends as
+    the same run uninterrupted; returns the killed run's folder."""
+    killed = tmp_path / "killed"
+    with BackgroundRun(run(tmp_path / "reference"), tmp_path / "reference") as reference:
+        killed_when(lambda: student_iteration(killed) >= kill_at_student_iteration, *run(killed))
+        resume_to_end(killed, *run(killed))
+        reference_dir = reference.finished()
+    assert final_metrics(killed) == final_metrics(reference_dir)
+    assert_same_student(killed, reference_dir)
+    return killed
+
+
 @needs_voc_sample
 def test_mpscd_resume_is_exact_when_a_class_has_no_training_positive(tmp_path):
     root = copy_voc_sample(tmp_path / "voc")  # 8 training images: most of VOC's 20 classes absent
@@ -150,16 +163,18 @@ def test_mpscd_resume_is_exact_when_a_class_has_no_training_positive(tmp_path):
     opts = ["pretrained=False", "img_size=32", "batch_size=4", "num_workers=0", "embed_dim=16", "print_freq=1",
             "teacher_train=dict(epochs=1)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
             "deterministic=True"]
-    run = lambda work_dir: command(work_dir, "--data_root", str(root), config=config, opts=opts)
-    killed = tmp_path / "killed"
-    with BackgroundRun(run(tmp_path / "reference"), tmp_path / "reference") as reference:
-        killed_when(lambda: student_iteration(killed) >= 3, *run(killed))
-        resume_to_end(killed, *run(killed))
-        bank = load_checkpoint(str(killed / "student_last.pth"))["distiller"]["bank_t.initialized"]
-        assert not bank.all()  # the case under test: some class never had a prototype
-        reference_dir = reference.finished()
-    assert final_metrics(killed) == final_metrics(reference_dir)
-    assert_same_student(killed, reference_dir)
+    killed = killed_and_resumed_equals_reference(
+        tmp_path, lambda work_dir: command(work_dir, "--data_root", str(root), config=config, opts=opts))
+    bank = load_checkpoint(str(killed / "student_last.pth"))["distiller"]["bank_t.initialized"]
+    assert not bank.all()  # the case under test: some class never had a prototype
+
+
+def test_resume_is_exact_with_cached_teacher_outputs(tmp_path):
+    """The demo's setting: the teacher's outputs are remembered again when the run resumes,
+    and that pass must leave the random streams the checkpoint restored (dropout's) alone."""
+    opts = demo_opts("teacher_train=dict(epochs=1)", "student_train=dict(epochs=2)", "checkpoint_interval=1",
+                     "deterministic=True", "cache_teacher_outputs=True", "augment=dict(cutout=0.0)")
+    killed_and_resumed_equals_reference(tmp_path, lambda work_dir: command(work_dir, opts=opts))
 
 
 def test_kill_during_save_leaves_previous_checkpoint_loadable(tmp_path):

@@ -69,13 +69,17 @@ class Diagnostics:
         distiller.student.register_forward_hook(lambda module, inputs, outputs: self._keep("student", outputs))
         if distiller.teacher is not None:
             teacher_forward = distiller.teacher_forward
-            distiller.teacher_forward = lambda images: self._keep("teacher", teacher_forward(images))
+
+            def keep_teacher_outputs(images):
+                outputs = teacher_forward(images)
+                self._keep("teacher", outputs)
+                return outputs
+            distiller.teacher_forward = keep_teacher_outputs
         self.sums, self.count = {}, 0
 
     def _keep(self, role, outputs):
         if self.count < self.batches_per_epoch:
             self.outputs[role] = outputs
-        return outputs
 
     def measure(self, terms, targets):
         """Called after the forward pass of a training step, before its backward."""

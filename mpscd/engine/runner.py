@@ -34,7 +34,9 @@ def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=F
         if value is not None and state[key] != value:
             raise UserError(f"checkpoint {path} holds {key}={state[key]!r} but the config needs {value!r}; "
                             "point teacher_checkpoint at a matching checkpoint or set it to None to train one")
-    model = build_model(state["arch"], state["num_classes"], state["embed_dim"], ffn_dim=state.get("ffn_dim", 2048))
+    ffn = state["model"].get("head.decoder.linear1.weight")  # None: an earlier head, refused below
+    model = build_model(state["arch"], state["num_classes"], state["embed_dim"],
+                        ffn_dim=2048 if ffn is None else ffn.shape[0])
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:  # e.g. a checkpoint of the previous label-embedding head
@@ -56,7 +58,8 @@ class Run:
             raise UserError(f"the test split's classes differ from the training split's: "
                             f"{self.test_set.classes[:5]}... against {self.train_set.classes[:5]}...")
         self.num_classes = len(self.train_set.classes)
-        log(f"{cfg['dataset']}: {len(self.train_set)} training and {len(self.test_set)} test images, "
+        heldout = "development" if cfg["dataset"] == "demo" and cfg["demo"]["heldout"] == "dev" else "test"
+        log(f"{cfg['dataset']}: {len(self.train_set)} training and {len(self.test_set)} {heldout} images, "
             f"{self.num_classes} classes; batch size {cfg['batch_size']} per process")
         bs, workers, shard = cfg["batch_size"], cfg["num_workers"], (rank(), world_size())
         if world_size() > 1:

@@ -95,6 +95,8 @@ class StageTrainer:
         self.epoch, self.iter_in_epoch, self.global_iter, self.best_map = 0, 0, 0, -1.0
         self.compiling_since = None
         self.tensorboard = tensorboard_writer(work_dir, stage) if self.is_main else None
+        if cfg["cache_teacher_outputs"] and is_distributed():
+            raise UserError("cache_teacher_outputs remembers the images of one process; run without torchrun")
         self.diagnostics = None
         if cfg["diagnostics"]:
             if is_distributed():
@@ -108,8 +110,7 @@ class StageTrainer:
     def state(self):
         net = self.distiller.student
         return {"model": net.state_dict(), "arch": net.arch, "num_classes": net.num_classes,
-                "embed_dim": net.head.queries.shape[1], "ffn_dim": net.head.decoder.linear1.out_features,
-                "stage": self.stage, "classes": self.classes,
+                "embed_dim": net.head.queries.shape[1], "stage": self.stage, "classes": self.classes,
                 "distiller": self.distiller.extra_state(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "global_iter": self.global_iter,
@@ -151,15 +152,16 @@ class StageTrainer:
 
     def train(self, resume=False):
         """Runs the stage to its end and returns the final evaluation's metrics."""
+        if self.cfg["cache_teacher_outputs"] and self.distiller.teacher is not None:
+            # before a resume restores the RNG state: the pass's loader draws from it
+            with autocast(self.device, self.cfg):
+                self.distiller.remember_teacher(self.prepare_batches(), self.device, channels_last(self.device, self.cfg))
         if resume and os.path.isfile(self.path("last")):
             self.resume()  # the checkpoint holds the prepared state (e.g. prototypes)
         else:
             # in the training's precision and layout
             with autocast(self.device, self.cfg):
                 self.distiller.prepare(self.prepare_batches(), self.device, channels_last(self.device, self.cfg))
-        if self.cfg["cache_teacher_outputs"] and self.distiller.teacher is not None:
-            with autocast(self.device, self.cfg):
-                self.distiller.remember_teacher(self.prepare_batches(), self.device, channels_last(self.device, self.cfg))
         self.compiling_since = time.time() if self.cfg["compile"] else None
         metrics = None
         while not self.done():

@@ -3,6 +3,8 @@ teacher and every extra module of a method. forward_train() returns a dict of na
 weighted loss terms that the trainer sums and logs; trainable_parameters() hands the
 optimizer everything that learns. A method subclasses Distiller, usually with nothing but
 its distillation_terms(), and registers itself (mpscd.methods.registry)."""
+import hashlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -13,8 +15,9 @@ from utils import UserError
 
 
 def _image_keys(images):
-    """Each network input's bytes: equal exactly for the same image in the same view."""
-    return [row.tobytes() for row in images.detach().cpu().numpy()]
+    """A 128-bit digest of each network input's values: the same for the same image in the
+    same view."""
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in images.detach().cpu().numpy()]
 
 
 def bce_loss(logits, targets):
@@ -96,7 +99,7 @@ class Distiller(nn.Module):
                 images = network_input(batch["image"], device, channels_last)
                 outputs.append(self.teacher(images))
                 keys += _image_keys(images)
-        stored = {k: torch.cat([out[k] for out in outputs]) for k in outputs[0]} if outputs else {}
+        stored = {k: torch.cat([out[k] for out in outputs]) for k in outputs[0]}
         self.teacher_memo = {key: row for row, key in enumerate(keys)}, stored
 
     def teacher_forward(self, images):

@@ -1,4 +1,6 @@
-# The pre-registered bench study (docs/experiments.md, section 8), from pretrained weights:
+# The pre-registered bench study (docs/experiments.md, section 8), from pretrained weights
+# (its numbers: commit 2dbfa6f; later commits run section 9's recipe, and weights made before
+# commit e8b8788 saw the development handwriting: make them again):
 # teacher and students start from backbones trained on single digits (mpscd.pretrain),
 # made first, from the repository root:
 #   python -m mpscd.pretrain --arch resnet20 && python -m mpscd.pretrain --arch resnet8
