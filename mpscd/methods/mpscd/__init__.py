@@ -78,7 +78,7 @@ class MPSCD(Distiller):
         not set here starts from the first batch."""
         if not self.uses_prototypes or self.prototype_init == "first_batch":
             return
-        passes = [(self.bank_t, self.teacher)]
+        passes = [(self.bank_t, self.teacher_forward)]  # cache_teacher_outputs: looked up, not run again
         if self.prototype_init == "network_pass":
             passes.append((self.bank_s, self.student))
         student_training = self.student.training
