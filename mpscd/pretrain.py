@@ -5,7 +5,9 @@ The task: 10-way classification of single handwritten digits, each drawn (random
 colour, place, noise) on a 32 px canvas from the scans the demo's *training* images use,
 never the test split's handwriting. The backbone learns with a linear classifier on its
 pooled features; the file keeps the backbone's weights, which a config reads as
-teacher_weights / student_weights (the bench's pretrained-start rows)."""
+teacher_weights / student_weights. pretrained=True makes the file at the defaults on first
+use (digits_weights) and starts the 32 px networks from it, as it starts the ImageNet
+networks from their ImageNet weights."""
 import argparse
 import os
 import sys
@@ -20,7 +22,8 @@ from datasets.transforms import normalize
 from models import Backbone
 from models.cifar import CIFAR_BACKBONES
 from utils import UserError
-from utils.seed import seed_everything
+from utils.run_lock import RunFolderBusy, RunLock
+from utils.seed import rng_state, seed_everything, set_rng_state
 
 
 def single_digits(count, seed, canvas=32):
@@ -30,7 +33,10 @@ def single_digits(count, seed, canvas=32):
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(targets.argmax(1))
 
 
-def pretrain(arch, images=10000, epochs=3, lr=2e-3, batch_size=128, seed=0, log=print):
+DEFAULTS = dict(images=10000, epochs=3, lr=2e-3, batch_size=128, seed=0)
+
+
+def pretrain(arch, images, epochs, lr, batch_size, seed, log=print):
     """The backbone trained on single digits and its accuracy on held-out images (as many,
     up to 2,000)."""
     if arch not in CIFAR_BACKBONES:
@@ -64,21 +70,54 @@ def pretrain(arch, images=10000, epochs=3, lr=2e-3, batch_size=128, seed=0, log=
     return backbone, accuracy
 
 
+def save(backbone, accuracy, arch, out, **settings):
+    """Write the backbone's weights whole or not at all (a killed run leaves no torn file)."""
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    # the network's own keys, as Backbone loads a weights file; the rest documents the file
+    torch.save({"state_dict": backbone.body.state_dict(), "arch": arch, "task": "single digits, 10-way",
+                "accuracy": accuracy, **settings}, out + ".part")
+    os.replace(out + ".part", out)
+
+
+def default_weights(arch):
+    return os.path.join("work_dirs", "pretrained", f"{arch}_digits.pth")
+
+
+def digits_weights(arch, log=print):
+    """The file of `arch`'s weights at this module's defaults, what pretrained=True reads for
+    a 32 px network: made on first use, in this process with its random streams put back
+    after (a run that makes the file and one that finds it train alike), by one process at
+    a time (a table's concurrent students wait for the first to write it)."""
+    path = default_weights(arch)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    while not os.path.isfile(path):
+        try:
+            with RunLock(os.path.dirname(path), os.path.basename(path) + ".lock"):
+                if not os.path.isfile(path):
+                    log(f"pretrained=True: making {path} once (python -m mpscd.pretrain --arch {arch})")
+                    state = rng_state()
+                    try:
+                        backbone, accuracy = pretrain(arch, **DEFAULTS, log=log)
+                    finally:
+                        set_rng_state(state)
+                    save(backbone, accuracy, arch, path, **DEFAULTS)
+        except RunFolderBusy:
+            time.sleep(1)
+    return path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", required=True, help=", ".join(CIFAR_BACKBONES))
-    parser.add_argument("--out", help="weights file (default: work_dirs/pretrained/<arch>_digits.pth)")
-    parser.add_argument("--images", type=int, default=10000)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="weights file (default: work_dirs/pretrained/<arch>_digits.pth, "
+                        "which pretrained=True reads)")
+    for key, value in DEFAULTS.items():
+        parser.add_argument(f"--{key}", type=type(value), default=value)
     args = parser.parse_args(argv)
-    out = args.out or os.path.join("work_dirs", "pretrained", f"{args.arch}_digits.pth")
-    backbone, accuracy = pretrain(args.arch, args.images, args.epochs, args.lr, seed=args.seed)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    # the network's own keys, as Backbone loads a weights file; the rest documents the file
-    torch.save({"state_dict": backbone.body.state_dict(), "arch": args.arch, "task": "single digits, 10-way",
-                "accuracy": accuracy, "images": args.images, "epochs": args.epochs, "seed": args.seed}, out)
+    out = args.out or default_weights(args.arch)
+    settings = {key: getattr(args, key) for key in DEFAULTS}
+    backbone, accuracy = pretrain(args.arch, **settings)
+    save(backbone, accuracy, args.arch, out, **settings)
     print(f"wrote {out}: {args.arch}, held-out accuracy {100 * accuracy:.1f}%; use it with "
           f"--opts teacher_weights='{out}' (or student_weights)")
     return out

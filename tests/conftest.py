@@ -23,8 +23,8 @@ def demo_config(method="mpscd"):
 
 
 def demo_opts(*extra):
-    """--opts for a tiny, fast demo run."""
-    return ["demo=dict(train_size=96, test_size=48)", "img_size=32", "batch_size=16", "num_workers=0",
+    """--opts for a tiny, fast demo run, from random weights."""
+    return ["demo=dict(train_size=96, test_size=48)", "pretrained=False", "img_size=32", "batch_size=16", "num_workers=0",
             "embed_dim=32", "print_freq=1", *extra]
 
 

@@ -17,10 +17,10 @@ class RunFolderBusy(UserError):
     """Another live process writes into this run folder."""
 
 
-def lock_holder(folder):
+def lock_holder(folder, name=LOCK_NAME):
     """(pid, host) of the lock's holder if a live process (or another host) holds it, else None."""
     try:
-        with open(os.path.join(folder, LOCK_NAME)) as f:
+        with open(os.path.join(folder, name)) as f:
             holder = json.load(f)
     except FileNotFoundError:
         return None
@@ -40,10 +40,11 @@ def _alive(pid):
 
 
 class RunLock:
-    """`with RunLock(folder):` holds the folder's lock for this process."""
+    """`with RunLock(folder):` holds the folder's lock for this process (`name`: one of
+    several locks in a folder)."""
 
-    def __init__(self, folder):
-        self.path = os.path.join(folder, LOCK_NAME)
+    def __init__(self, folder, name=LOCK_NAME):
+        self.path = os.path.join(folder, name)
 
     def __enter__(self):
         # Written whole under a private name, then linked into place: the link fails if
@@ -63,7 +64,7 @@ class RunLock:
                 os.link(mine, self.path)
                 return
             except FileExistsError:
-                holder = lock_holder(os.path.dirname(self.path))
+                holder = lock_holder(*os.path.split(self.path))
                 if holder:
                     raise RunFolderBusy(f"run folder {os.path.dirname(self.path)} is in use by process {holder[0]} "
                                         f"on {holder[1]} (delete {self.path} if that process no longer runs)")

@@ -65,7 +65,7 @@ class OneOf:
         return "one of " + ", ".join(map(repr, self.choices))
 
     def __call__(self, value):
-        if value not in self.choices:
+        if not any(type(value) is type(choice) and value == choice for choice in self.choices):  # 1 is not True
             _refuse(self, value)
         return value
 

@@ -68,7 +68,7 @@ SCHEMA = {
     # auto: bfloat16 where the GPU has it, else float16 + GradScaler
     "amp_dtype": ("auto", OneOf("auto", "bfloat16", "float16")),
     "cpu_bf16": (True, Boolean()),           # bfloat16 autocast on CPUs that run it natively (AVX-512 and newer)
-    "channels_last": (True, Boolean()),
+    "channels_last": ("auto", OneOf("auto", True, False)),  # NHWC layout; "auto": on CUDA and with CPU bf16
     "compile": (False, Boolean()),           # torch.compile the student's and the teacher's backbones
     # the teacher's outputs per training image computed once, not every epoch: only without augmentation
     "cache_teacher_outputs": (False, Boolean()),

@@ -7,20 +7,25 @@ import torch
 
 from datasets import build_dataset, with_test_transform
 from models import build_model
+from models.cifar import CIFAR_BACKBONES
 from mpscd.engine.data import make_test_loader, make_train_loader
 from mpscd.methods import build_distiller, distiller_class, distiller_settings
 from mpscd.engine.evaluation import channels_last, evaluate, summary
 from mpscd.engine.trainer import StageTrainer
+from mpscd.pretrain import digits_weights
 from utils import UserError
 from utils.checkpoint import load_checkpoint
 from utils.distributed import is_main_process, rank, world_size
 from utils.seed import seed_everything
 
 
-def build_network(cfg, role, num_classes):
-    """The teacher or student network named by the config, with its ImageNet weights."""
-    return build_model(cfg[role], num_classes, cfg["embed_dim"], cfg["pretrained"], cfg[f"{role}_weights"],
-                       cfg["ffn_dim"])
+def build_network(cfg, role, num_classes, log):
+    """The teacher or student network named by the config, with its ImageNet weights (a
+    32 px network: its weights from single digits, mpscd.pretrain's)."""
+    weights = cfg[f"{role}_weights"]
+    if cfg["pretrained"] and weights is None and cfg[role] in CIFAR_BACKBONES:
+        weights = digits_weights(cfg[role], log)
+    return build_model(cfg[role], num_classes, cfg["embed_dim"], cfg["pretrained"], weights, cfg["ffn_dim"])
 
 
 def load_network(path, arch=None, num_classes=None, embed_dim=None, with_state=False, classes=None):
@@ -97,7 +102,7 @@ class Run:
             metrics = evaluate(model, self.loaders[1], self.device, cfg, self.max_iters)
             self.log(f"[teacher] loaded {cfg['teacher_checkpoint']}: {summary(metrics)}")
             return model, metrics
-        model = build_network(cfg, "teacher", self.num_classes)
+        model = build_network(cfg, "teacher", self.num_classes, self.log)
         done = os.path.join(self.work_dir, "teacher_results.json")
         if self.resume and os.path.isfile(done):
             path = os.path.join(self.work_dir, "teacher_last.pth")
@@ -124,7 +129,7 @@ class Run:
         # The student starts from the config's seed, not from the RNG state the teacher stage
         # left behind: a resumed run skips that stage and must build the same student.
         seed_everything(cfg["seed"], cfg["deterministic"])
-        student = build_network(cfg, "student", self.num_classes)
+        student = build_network(cfg, "student", self.num_classes, self.log)
         distiller = build_distiller(cfg["distiller"], student, teacher if needs_teacher else None)
         metrics = self.stage("student", distiller, cfg["student_train"])
         results = {"dataset": cfg["dataset"], "teacher": cfg["teacher"], "student": cfg["student"],
