@@ -9,6 +9,7 @@ teacher_weights / student_weights. pretrained=True makes the file at the default
 use (digits_weights) and starts the 32 px networks from it, as it starts the ImageNet
 networks from their ImageNet weights."""
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -71,12 +72,14 @@ def pretrain(arch, images, epochs, lr, batch_size, seed, log=print):
 
 
 def save(backbone, accuracy, arch, out, **settings):
-    """Write the backbone's weights whole or not at all (a killed run leaves no torn file)."""
+    """Write the backbone's weights whole or not at all (a killed run leaves no torn file;
+    the part file is the process's own, so two makers never write into one file)."""
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    part = f"{out}.{os.getpid()}.part"
     # the network's own keys, as Backbone loads a weights file; the rest documents the file
     torch.save({"state_dict": backbone.body.state_dict(), "arch": arch, "task": "single digits, 10-way",
-                "accuracy": accuracy, **settings}, out + ".part")
-    os.replace(out + ".part", out)
+                "accuracy": accuracy, **settings}, part)
+    os.replace(part, out)
 
 
 def default_weights(arch):
@@ -85,25 +88,44 @@ def default_weights(arch):
 
 def digits_weights(arch, log=print):
     """The file of `arch`'s weights at this module's defaults, what pretrained=True reads for
-    a 32 px network: made on first use, in this process with its random streams put back
-    after (a run that makes the file and one that finds it train alike), by one process at
-    a time (a table's concurrent students wait for the first to write it)."""
-    path = default_weights(arch)
+    a 32 px network: made on first use, by one process at a time (a table's concurrent
+    students wait for the first to write it); refused if made with other settings."""
+    path = os.path.abspath(default_weights(arch))
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    waiting = False
     while not os.path.isfile(path):
         try:
             with RunLock(os.path.dirname(path), os.path.basename(path) + ".lock"):
                 if not os.path.isfile(path):
-                    log(f"pretrained=True: making {path} once (python -m mpscd.pretrain --arch {arch})")
-                    state = rng_state()
-                    try:
-                        backbone, accuracy = pretrain(arch, **DEFAULTS, log=log)
-                    finally:
-                        set_rng_state(state)
-                    save(backbone, accuracy, arch, path, **DEFAULTS)
-        except RunFolderBusy:
+                    _make(arch, path, log)
+        except RunFolderBusy as busy:
+            if not waiting:
+                log(f"pretrained=True: waiting for another process to make {path} ({busy})")
+                waiting = True
             time.sleep(1)
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    made_with = {key: saved.get(key) for key in DEFAULTS}
+    if made_with != DEFAULTS:
+        raise UserError(f"{path} was made with {made_with}, pretrained=True needs {DEFAULTS}: delete it to have "
+                        "it made again, or give it as teacher_weights / student_weights")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    log(f"{arch} starts from {path} (single digits, held-out accuracy {100 * saved['accuracy']:.1f}%, "
+        f"sha256 {digest})")
     return path
+
+
+def _make(arch, path, log):
+    """Pretrain at the defaults, then put back the process's random streams and cuDNN's
+    autotuner flag, so that a run that makes the file trains as one that finds it."""
+    log(f"pretrained=True: making {path} once (python -m mpscd.pretrain --arch {arch})")
+    state, benchmark = rng_state(), torch.backends.cudnn.benchmark
+    try:
+        backbone, accuracy = pretrain(arch, **DEFAULTS, log=log)
+    finally:
+        set_rng_state(state)
+        torch.backends.cudnn.benchmark = benchmark
+    save(backbone, accuracy, arch, path, **DEFAULTS)
 
 
 def main(argv=None):

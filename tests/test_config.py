@@ -90,7 +90,7 @@ BAD_VALUES = [
     ("checkpoint_interval=-3", "checkpoint_interval"), ("diagnostics=-1", "diagnostics"), ("seed=-2", "seed"),
     ("dataset='imagenet'", "dataset"), ("teacher='resnet9'", "teacher"), ("student=18", "student"),
     ("pretrained='no'", "pretrained"), ("amp_dtype='fp16'", "amp_dtype"), ("difficult='hard'", "difficult"),
-    ("teacher_checkpoint=''", "teacher_checkpoint"), ("compile=1", "compile"), ("channels_last=1", "channels_last"),
+    ("teacher_checkpoint=''", "teacher_checkpoint"), ("compile=1", "compile"), ("channels_last=True", "channels_last"),
     ("distiller='mpscd'", "distiller"), ("distiller=dict(type='crd')", "distiller.type"),
     ("distiller=dict(type='mpscd', lambda_s2p='x')", "distiller.lambda_s2p"),
     ("distiller=dict(type='mpscd', tau_s=0)", "distiller.tau_s"),

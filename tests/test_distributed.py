@@ -17,7 +17,7 @@ from mpscd.methods.mpscd.terms import s2s_loss
 from mpscd.engine.trainer import LossSums, build_optimizer
 from utils.distributed import gather_rows
 
-CFG = {"amp": False, "cpu_bf16": False, "channels_last": False, "eval_threshold": 0.5}
+CFG = {"amp": False, "cpu_bf16": False, "channels_last": "never", "eval_threshold": 0.5}
 
 
 def free_port():

@@ -184,11 +184,11 @@ def test_cached_teacher_outputs_need_unaugmented_images():
         load_config(config, ["cache_teacher_outputs=True", "augment=dict(cutout=0.5)"])
 
 
-def test_channels_last_auto_leaves_float32_on_the_cpu_nchw_and_true_or_false_decide():
+def test_channels_last_auto_leaves_float32_on_the_cpu_nchw_and_always_or_never_decide():
     from mpscd.engine.evaluation import channels_last
     cpu, cuda = torch.device("cpu"), torch.device("cuda")  # devices as names: no GPU needed
     float32 = {"cpu_bf16": False}
     assert channels_last(cpu, {**float32, "channels_last": "auto"}) is False
     assert channels_last(cuda, {**float32, "channels_last": "auto"}) is True
-    assert channels_last(cpu, {**float32, "channels_last": True}) is True
-    assert channels_last(cuda, {**float32, "channels_last": False}) is False
+    assert channels_last(cpu, {**float32, "channels_last": "always"}) is True
+    assert channels_last(cuda, {**float32, "channels_last": "never"}) is False

@@ -8,7 +8,7 @@ import torch
 
 from conftest import ROOT, demo_opts
 import main
-from models import build_model
+from models import Backbone, build_model
 from mpscd import pretrain
 from utils import UserError
 from utils.run_lock import RunLock
@@ -58,13 +58,20 @@ def test_digits_weights_wait_for_the_process_making_them(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = pretrain.default_weights("resnet8")
     os.makedirs(os.path.dirname(path))
-    made = []
+    made, found = [], []
     monkeypatch.setattr(pretrain, "pretrain", lambda *args, **kwargs: made.append(args))
     with RunLock(os.path.dirname(path), os.path.basename(path) + ".lock"):  # another run is making them
-        waiter = threading.Thread(target=pretrain.digits_weights, args=("resnet8", lambda message: None))
+        waiter = threading.Thread(target=lambda: found.append(pretrain.digits_weights("resnet8", lambda message: None)))
         waiter.start()
         time.sleep(1.5)
         assert waiter.is_alive()
-        open(path, "wb").close()  # that run's file
+        pretrain.save(Backbone("resnet8"), 0.5, "resnet8", path, **pretrain.DEFAULTS)  # that run's file
     waiter.join(10)
-    assert not waiter.is_alive() and not made
+    assert found == [os.path.abspath(path)] and not made
+
+
+def test_digits_weights_refuse_a_file_made_with_other_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pretrain.main(["--arch", "resnet8", "--images", "256", "--epochs", "1"])  # to the default path
+    with pytest.raises(UserError, match="delete it"):
+        pretrain.digits_weights("resnet8")

@@ -15,7 +15,7 @@ embed_dim = 128
 ffn_dim = 512  # 4 x D, as transformers size it; ML-Decoder's 2048 is for D = 768
 cache_teacher_outputs = True  # no augmentation: each image's teacher outputs are computed once
 pretrained = True
-channels_last = True  # NHWC: these small networks train faster in it on a CPU, in float32 too
+channels_last = "always"  # NHWC: these small networks train faster in it on a CPU, in float32 too
 augment = dict(flip=False, randaugment=False, cutout=0.0)  # flipped digits are other glyphs; a cut-out square can erase a whole 32 px digit
 teacher_train = dict(epochs=15, lr=2e-3)
 student_train = dict(epochs=10, lr=2e-3)

@@ -55,7 +55,7 @@ SCHEMA = {
     "student": ("resnet18", OneOf(*BACKBONES)),
     "embed_dim": (768, Number(int, low=8, multiple_of=8)),  # the head's 8 attention heads
     "ffn_dim": (2048, Number(int, low=8)),   # the head's feed-forward width (ML-Decoder's 2048)
-    "pretrained": (True, Boolean()),         # ImageNet weights for both backbones
+    "pretrained": (True, Boolean()),         # ImageNet weights for both backbones (32 px ones: mpscd.pretrain's)
     "teacher_weights": (None, _PATH),        # a local ImageNet weights file for the teacher
     "student_weights": (None, _PATH),        # ... and for the student
     "teacher_checkpoint": (None, _PATH),     # None: train the teacher first
@@ -68,7 +68,7 @@ SCHEMA = {
     # auto: bfloat16 where the GPU has it, else float16 + GradScaler
     "amp_dtype": ("auto", OneOf("auto", "bfloat16", "float16")),
     "cpu_bf16": (True, Boolean()),           # bfloat16 autocast on CPUs that run it natively (AVX-512 and newer)
-    "channels_last": ("auto", OneOf("auto", True, False)),  # NHWC layout; "auto": on CUDA and with CPU bf16
+    "channels_last": ("auto", OneOf("auto", "always", "never")),  # NHWC layout; "auto": on CUDA and with CPU bf16
     "compile": (False, Boolean()),           # torch.compile the student's and the teacher's backbones
     # the teacher's outputs per training image computed once, not every epoch: only without augmentation
     "cache_teacher_outputs": (False, Boolean()),

@@ -42,13 +42,14 @@ def autocast(device, cfg):
 
 
 def channels_last(device, cfg):
-    """Whether to use the NHWC layout: cfg channels_last True or False, or "auto": on CUDA,
+    """Whether to use the NHWC layout: cfg channels_last "always", "never", or "auto": on CUDA,
     and on a CPU together with native bf16. "auto" keeps float32 on the CPU NCHW: there the
     ImageNet networks were no faster in NHWC, and on an AVX2 CPU (torch 2.14.1) the backward
     of a 1x1 stride-2 convolution over 3 channels in NHWC corrupts the heap (RepVGG's first
-    block has one). The 32 px networks are faster in NHWC on a CPU (configs/_base_/demo.py)."""
+    block has one). The 32 px networks are faster in NHWC on a CPU (configs/_base_/demo.py
+    says "always")."""
     if cfg["channels_last"] != "auto":
-        return cfg["channels_last"]
+        return cfg["channels_last"] == "always"
     return device.type == "cuda" or (cfg["cpu_bf16"] and cpu_has_fast_bf16())
 
 

@@ -5,8 +5,7 @@
 # ffn_dim 512:
 #   python -m mpscd.table configs/study/tables/bench_pretrained.py --jobs 2
 METHODS = ("vanilla", "mld", "kd", "l2d", "mpscd", "mpscd_light")
-rows = [dict(label=m, config=f"../../demo/resnet20_to_resnet8_{m}.py", opts=["demo=dict(train_size=2000)"])
-        for m in METHODS]
-rows += [dict(label="mpscd_s2p_mld", config="../resnet20_to_resnet8_mpscd_s2p_mld.py",
-              opts=["demo=dict(train_size=2000)"])]
+SECTION_8 = ["demo=dict(train_size=2000)", "channels_last='never'"]
+rows = [dict(label=m, config=f"../../demo/resnet20_to_resnet8_{m}.py", opts=SECTION_8) for m in METHODS]
+rows += [dict(label="mpscd_s2p_mld", config="../resnet20_to_resnet8_mpscd_s2p_mld.py", opts=SECTION_8)]
 seeds = list(range(10))
