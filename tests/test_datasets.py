@@ -13,7 +13,7 @@ from datasets.base import load_rgb
 from datasets.coco import coco_dataset
 from datasets.demo import DigitsDemo, digit_scans
 from datasets.nuswide import nuswide
-from datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, Cutout, build_transform, normalize
+from datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, MEAN_COLOUR, Cutout, RandomShift, build_transform, normalize
 from datasets.voc import VOC_CLASSES, voc_dataset
 from mpscd.engine.config import SCHEMA, load_config
 from mpscd.engine.data import make_train_loader
@@ -209,6 +209,24 @@ def test_cutout_fills_a_square_with_the_mean_colour():
     out = normalize(Cutout(0.5)(image)[None])[0]
     hole = (out.abs() < 1 / 57).all(0)  # zero to within one uint8 step, 1 / (255 * std)
     assert 0 < hole.sum() <= 16 * 16 and (out[:, ~hole] > 2).all() and (image == 255).all()
+
+
+def test_random_shift_moves_the_image_within_its_padding():
+    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    offsets = set()
+    for seed in range(40):
+        torch.manual_seed(seed)
+        out = RandomShift(4)(image)
+        found = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                 if torch.equal(out[:, max(dy, 0):32 + min(dy, 0), max(dx, 0):32 + min(dx, 0)],
+                                image[:, max(-dy, 0):32 + min(-dy, 0), max(-dx, 0):32 + min(-dx, 0)])]
+        assert out.shape == image.shape and len(found) == 1
+        dy, dx = found[0]
+        border = torch.ones(32, 32, dtype=torch.bool)
+        border[max(dy, 0):32 + min(dy, 0), max(dx, 0):32 + min(dx, 0)] = False
+        assert (out[:, border] == MEAN_COLOUR.view(3, 1)).all()
+        offsets.add(found[0])
+    assert len(offsets) > 20  # many of the 81 offsets, (0, 0) among them or not
 
 
 def test_jpegs_are_decoded_at_a_reduced_scale_no_smaller_than_the_training_size(tmp_path):

@@ -46,7 +46,7 @@ SCHEMA = {
     # Your own data: train.csv / test.csv with `path,cat|dog` lines ("names") or a 0/1 column per class
     "folder": Record(label_format=("names", OneOf("names", "columns")), label_delimiter=("|", Text())),
     "augment": Record(flip=(True, Boolean()), randaugment=(True, Boolean()),
-                      cutout=(0.5, Number(float, low=0, high=1))),
+                      cutout=(0.5, Number(float, low=0, high=1)), shift=(0, Number(int, low=0))),
     "demo": Record(train_size=(4000, Number(int, low=1)), test_size=(1000, Number(int, low=1)),
                    canvas=(64, Number(int, low=24)), grid=(3, Number(int, low=2, high=4)), seed=(0, _COUNT),
                    heldout=("test", OneOf("test", "dev"))),  # "dev": evaluate on the development handwriting
@@ -171,5 +171,5 @@ def load_config(path, overrides=()):
             raise UserError(f"{e.where(key)} in {origin.get(key, 'the defaults')}: {e.message}") from None
     if cfg["cache_teacher_outputs"] and any(cfg["augment"].values()):
         raise UserError("cache_teacher_outputs = True needs training images that look the same every epoch: "
-                        "augment = dict(flip=False, randaugment=False, cutout=0.0)")
+                        "augment = dict(flip=False, randaugment=False, cutout=0.0, shift=0)")
     return cfg
