@@ -76,10 +76,17 @@ def save(backbone, accuracy, arch, out, **settings):
     the part file is the process's own, so two makers never write into one file)."""
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     part = f"{out}.{os.getpid()}.part"
-    # the network's own keys, as Backbone loads a weights file; the rest documents the file
-    torch.save({"state_dict": backbone.body.state_dict(), "arch": arch, "task": "single digits, 10-way",
-                "accuracy": accuracy, **settings}, part)
-    os.replace(part, out)
+    try:
+        # to a file object: torch.save names the archive inside after a path, and the bytes
+        # (the logged sha256) must not depend on which process made the file
+        with open(part, "wb") as f:
+            # the network's own keys, as Backbone loads a weights file; the rest documents the file
+            torch.save({"state_dict": backbone.body.state_dict(), "arch": arch, "task": "single digits, 10-way",
+                        "accuracy": accuracy, **settings}, f)
+        os.replace(part, out)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
 
 
 def default_weights(arch):
@@ -136,8 +143,11 @@ def main(argv=None):
     for key, value in DEFAULTS.items():
         parser.add_argument(f"--{key}", type=type(value), default=value)
     args = parser.parse_args(argv)
-    out = args.out or default_weights(args.arch)
     settings = {key: getattr(args, key) for key in DEFAULTS}
+    if args.out is None and settings != DEFAULTS:
+        raise UserError(f"other settings than the defaults ({DEFAULTS}) need --out: the default file is the one "
+                        "pretrained=True reads")
+    out = args.out or default_weights(args.arch)
     backbone, accuracy = pretrain(args.arch, **settings)
     save(backbone, accuracy, args.arch, out, **settings)
     print(f"wrote {out}: {args.arch}, held-out accuracy {100 * accuracy:.1f}%; use it with "

@@ -182,6 +182,8 @@ def test_cached_teacher_outputs_need_unaugmented_images():
     config = os.path.join(os.path.dirname(__file__), "..", "configs", "demo", "resnet20_to_resnet8_mld.py")
     with pytest.raises(UserError, match="cache_teacher_outputs"):
         load_config(config, ["cache_teacher_outputs=True", "augment=dict(cutout=0.5)"])
+    with pytest.raises(UserError, match="cache_teacher_outputs"):
+        load_config(config, ["cache_teacher_outputs=True", "augment=dict(shift=2)"])
 
 
 def test_channels_last_auto_leaves_float32_on_the_cpu_nchw_and_always_or_never_decide():

@@ -72,6 +72,9 @@ def test_digits_weights_wait_for_the_process_making_them(tmp_path, monkeypatch):
 
 def test_digits_weights_refuse_a_file_made_with_other_settings(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    pretrain.main(["--arch", "resnet8", "--images", "256", "--epochs", "1"])  # to the default path
+    with pytest.raises(UserError, match="need --out"):
+        pretrain.main(["--arch", "resnet8", "--images", "256", "--epochs", "1"])
+    other = {**pretrain.DEFAULTS, "epochs": 1}
+    pretrain.save(Backbone("resnet8"), 0.5, "resnet8", pretrain.default_weights("resnet8"), **other)
     with pytest.raises(UserError, match="delete it"):
         pretrain.digits_weights("resnet8")
