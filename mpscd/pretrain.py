@@ -10,6 +10,7 @@ use (digits_weights) and starts the 32 px networks from it, as it starts the Ima
 networks from their ImageNet weights."""
 import argparse
 import hashlib
+import io
 import os
 import sys
 import time
@@ -110,13 +111,14 @@ def digits_weights(arch, log=print):
                 log(f"pretrained=True: waiting for another process to make {path} ({busy})")
                 waiting = True
             time.sleep(1)
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    with open(path, "rb") as f:
+        data = f.read()  # read once: checked here, hashed for the log
+    saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     made_with = {key: saved.get(key) for key in DEFAULTS}
     if made_with != DEFAULTS:
         raise UserError(f"{path} was made with {made_with}, pretrained=True needs {DEFAULTS}: delete it to have "
                         "it made again, or give it as teacher_weights / student_weights")
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    digest = hashlib.sha256(data).hexdigest()[:12]
     log(f"{arch} starts from {path} (single digits, held-out accuracy {100 * saved['accuracy']:.1f}%, "
         f"sha256 {digest})")
     return path
