@@ -9,6 +9,7 @@ teacher_weights / student_weights. pretrained=True makes the file at the default
 use (digits_weights) and starts the 32 px networks from it, as it starts the ImageNet
 networks from their ImageNet weights."""
 import argparse
+import functools
 import hashlib
 import io
 import os
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from datasets.demo import compose_digit_images, digit_scans
-from datasets.transforms import normalize
+from mpscd.engine.evaluation import network_input
 from models import Backbone
 from models.cifar import CIFAR_BACKBONES
 from utils import UserError
@@ -28,6 +29,7 @@ from utils.run_lock import RunFolderBusy, RunLock
 from utils.seed import rng_state, seed_everything, set_rng_state
 
 
+@functools.lru_cache(maxsize=2)  # a run that makes the teacher's and the student's weights composes them once
 def single_digits(count, seed, canvas=32):
     """uint8 images [count, 3, canvas, canvas] of one digit each, and the digits [count]."""
     images, targets = compose_digit_images(count, digit_scans("train"), canvas, np.random.default_rng([seed, 2]),
@@ -46,15 +48,15 @@ def pretrain(arch, images, epochs, lr, batch_size, seed, log=print):
     seed_everything(seed)
     x, y = single_digits(images, seed)
     x_val, y_val = single_digits(min(images, 2000), seed + 1)
-    backbone = Backbone(arch)
+    # NHWC: these small networks train 20-40 % faster in it on a CPU (float32, two threads)
+    backbone = Backbone(arch).to(memory_format=torch.channels_last)
     classifier = torch.nn.Linear(backbone.out_channels, 10)
     parameters = [*backbone.parameters(), *classifier.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=lr)
     steps = epochs * (images // batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
-    forward = lambda batch: classifier(backbone(normalize(batch)).mean((2, 3)))
+    forward = lambda batch: classifier(backbone(network_input(batch, "cpu", True)).mean((2, 3)))
     for epoch in range(epochs):
-        backbone.train()
         tic, order = time.time(), torch.randperm(images)
         for i in range(images // batch_size):
             index = order[i * batch_size:(i + 1) * batch_size]
@@ -63,12 +65,12 @@ def pretrain(arch, images, epochs, lr, batch_size, seed, log=print):
             loss.backward()
             optimizer.step()
             scheduler.step()
-        backbone.eval()
-        with torch.no_grad():
-            accuracy = sum((forward(x_val[i:i + 500]).argmax(1) == y_val[i:i + 500]).sum().item()
-                           for i in range(0, len(x_val), 500)) / len(x_val)
-        log(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, held-out accuracy {100 * accuracy:.1f}% "
-            f"({time.time() - tic:.0f} s)")
+        log(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f} ({time.time() - tic:.0f} s)")
+    backbone.eval()
+    with torch.no_grad():
+        accuracy = sum((forward(x_val[i:i + 500]).argmax(1) == y_val[i:i + 500]).sum().item()
+                       for i in range(0, len(x_val), 500)) / len(x_val)
+    log(f"held-out accuracy {100 * accuracy:.1f}%")
     return backbone, accuracy
 
 
