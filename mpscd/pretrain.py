@@ -31,13 +31,17 @@ from utils.seed import rng_state, seed_everything, set_rng_state
 
 @functools.lru_cache(maxsize=2)  # a run that makes the teacher's and the student's weights composes them once
 def single_digits(count, seed, canvas=32):
-    """uint8 images [count, 3, canvas, canvas] of one digit each, and the digits [count]."""
+    """uint8 images [count, 3, canvas, canvas] of one digit each, and the digits [count]
+    (shared by the callers: read, never modify)."""
     images, targets = compose_digit_images(count, digit_scans("train"), canvas, np.random.default_rng([seed, 2]),
                                            digits=(1, 1), grid=3)
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(targets.argmax(1))
 
 
 DEFAULTS = dict(images=10000, epochs=3, lr=2e-3, batch_size=128, seed=0)
+# Raised whenever a change to pretrain() changes the weights it makes at the same settings
+# (2: NHWC), so that pretrained=True refuses a file an earlier version made.
+RECIPE = 2
 
 
 def pretrain(arch, images, epochs, lr, batch_size, seed, log=print):
@@ -85,7 +89,7 @@ def save(backbone, accuracy, arch, out, **settings):
         with open(part, "wb") as f:
             # the network's own keys, as Backbone loads a weights file; the rest documents the file
             torch.save({"state_dict": backbone.body.state_dict(), "arch": arch, "task": "single digits, 10-way",
-                        "accuracy": accuracy, **settings}, f)
+                        "accuracy": accuracy, "recipe": RECIPE, **settings}, f)
         os.replace(part, out)
     finally:
         if os.path.exists(part):
@@ -116,9 +120,10 @@ def digits_weights(arch, log=print):
     with open(path, "rb") as f:
         data = f.read()  # read once: checked here, hashed for the log
     saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    made_with = {key: saved.get(key) for key in DEFAULTS}
-    if made_with != DEFAULTS:
-        raise UserError(f"{path} was made with {made_with}, pretrained=True needs {DEFAULTS}: delete it to have "
+    needs = {**DEFAULTS, "recipe": RECIPE}
+    made_with = {key: saved.get(key) for key in needs}
+    if made_with != needs:
+        raise UserError(f"{path} was made with {made_with}, pretrained=True needs {needs}: delete it to have "
                         "it made again, or give it as teacher_weights / student_weights")
     digest = hashlib.sha256(data).hexdigest()[:12]
     log(f"{arch} starts from {path} (single digits, held-out accuracy {100 * saved['accuracy']:.1f}%, "

@@ -86,7 +86,7 @@ BAD_VALUES = [
     ("demo=dict(canvas=8)", "demo.canvas"), ("demo=dict(seed=-1)", "demo.seed"),
     ("embed_dim=-5", "embed_dim"), ("embed_dim=100", "embed_dim"), ("num_workers=-1", "num_workers"),
     ("batch_size=0", "batch_size"), ("img_size=4", "img_size"), ("img_size=64.0", "img_size"),
-    ("eval_threshold=1.5", "eval_threshold"), ("eval_interval=0", "eval_interval"), ("print_freq=0", "print_freq"),
+    ("eval_threshold=1.5", "eval_threshold"), ("eval_interval=-1", "eval_interval"), ("print_freq=0", "print_freq"),
     ("checkpoint_interval=-3", "checkpoint_interval"), ("diagnostics=-1", "diagnostics"), ("seed=-2", "seed"),
     ("dataset='imagenet'", "dataset"), ("teacher='resnet9'", "teacher"), ("student=18", "student"),
     ("pretrained='no'", "pretrained"), ("amp_dtype='fp16'", "amp_dtype"), ("difficult='hard'", "difficult"),

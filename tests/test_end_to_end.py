@@ -47,6 +47,14 @@ def test_mpscd_demo_run_writes_a_complete_run_folder(tmp_path):
     assert not os.path.exists(tmp_path / "reuse" / "teacher_last.pth")
 
 
+@pytest.mark.parametrize("interval, evaluated", [(2, [2, 3]), (0, [3])])
+def test_eval_interval_evaluates_every_n_epochs_and_after_the_last(tmp_path, interval, evaluated):
+    run_main(tmp_path, f"eval_interval={interval}", "teacher_train=dict(epochs=1)", "student_train=dict(epochs=3)",
+             config=demo_config("vanilla"), max_iters=1000)
+    records = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["stage"] == "student"]
+    assert [r["epoch"] for r in records if "mAP" in r] == evaluated
+
+
 def test_teacher_of_another_architecture_is_refused(tmp_path):
     run_main(tmp_path / "t", config=demo_config("vanilla"), max_iters=1)
     student_ckpt = tmp_path / "t" / "student_last.pth"  # a resnet8, not the resnet20 the config wants

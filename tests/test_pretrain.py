@@ -78,3 +78,9 @@ def test_digits_weights_refuse_a_file_made_with_other_settings(tmp_path, monkeyp
     pretrain.save(Backbone("resnet8"), 0.5, "resnet8", pretrain.default_weights("resnet8"), **other)
     with pytest.raises(UserError, match="delete it"):
         pretrain.digits_weights("resnet8")
+    recipe = pretrain.RECIPE
+    monkeypatch.setattr(pretrain, "RECIPE", recipe - 1)  # the defaults, but an earlier version's training
+    pretrain.save(Backbone("resnet8"), 0.5, "resnet8", pretrain.default_weights("resnet8"), **pretrain.DEFAULTS)
+    monkeypatch.setattr(pretrain, "RECIPE", recipe)
+    with pytest.raises(UserError, match="'recipe': 1"):
+        pretrain.digits_weights("resnet8")

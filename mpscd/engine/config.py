@@ -74,7 +74,7 @@ SCHEMA = {
     "cache_teacher_outputs": (False, Boolean()),
     "sync_bn": (False, Boolean()),           # SyncBatchNorm in the student under torchrun (CUDA only)
     "eval_threshold": (0.5, Number(float, low=0, high=1)),
-    "eval_interval": (1, Number(int, low=1)),  # evaluate every N epochs (and always after the last)
+    "eval_interval": (1, _COUNT),  # evaluate every N epochs (and always after the last); 0: after the last only
     "print_freq": (20, Number(int, low=1)),
     "checkpoint_interval": (0, _COUNT),      # also save <stage>_last.pth every N iterations
     "diagnostics": (0, _COUNT),              # measure gradients per term and embedding health on N batches per epoch

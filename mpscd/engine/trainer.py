@@ -268,7 +268,8 @@ class StageTrainer:
         self.epoch += 1
         self.iter_in_epoch = 0
         metrics = None
-        if self.epoch % self.cfg["eval_interval"] == 0 or self.done():
+        interval = self.cfg["eval_interval"]
+        if (interval and self.epoch % interval == 0) or self.done():
             metrics = self.evaluate()
             is_best = metrics["mAP"] > self.best_map
             self.best_map = max(self.best_map, metrics["mAP"])
