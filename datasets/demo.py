@@ -33,13 +33,17 @@ def compose_digit_images(count, scans, canvas, rng, digits=(1, 4), grid=3):
     cell = canvas // cells
     out = np.empty((count, canvas, canvas, 3), dtype=np.uint8)
     targets = np.zeros((count, len(DIGIT_CLASSES)), dtype=np.float32)
+    glyphs = {}  # (scan, size) -> the resized scan: the few sizes repeat across images
     for n in range(count):
         background = rng.uniform(0, 0.35, size=3)
         img = background + rng.normal(0, 0.12, size=(canvas, canvas, 3))
         for slot in rng.choice(cells * cells, size=rng.integers(digits[0], digits[1] + 1), replace=False):
             k = rng.integers(len(images))
             size = int(rng.integers(cell * 2 // 3, cell + 1))
-            glyph = np.asarray(Image.fromarray((images[k] * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)) / 255.0
+            if (k, size) not in glyphs:
+                scan = Image.fromarray((images[k] * 255).astype(np.uint8))
+                glyphs[k, size] = np.asarray(scan.resize((size, size), Image.BILINEAR)) / 255.0
+            glyph = glyphs[k, size]
             y = slot // cells * cell + rng.integers(0, cell - size + 1)
             x = slot % cells * cell + rng.integers(0, cell - size + 1)
             colour = rng.uniform(0.4, 1.0, size=3)
