@@ -4,8 +4,8 @@
 # KD literature on a CPU. As the paper's networks start from ImageNet weights, these start
 # from weights learnt on single digits (pretrained=True: mpscd.pretrain's, made by the
 # first run that needs them), and learn the multi-label task from 500 images: there the
-# teacher stays 5-6 mAP above a vanilla student whose seed-to-seed sd is under 1 (from
-# scratch, or with 2,000 images, one of the two fails; docs/experiments.md, sections 8-10).
+# teacher stays 5.5-6.7 mAP above a vanilla student whose seed-to-seed sd is 0.9-1.3 (from
+# scratch, or with 2,000 images, one of the two fails; docs/experiments.md, sections 8-11).
 dataset = "demo"
 demo = dict(train_size=500, test_size=2000, canvas=32, grid=3)
 img_size = 32
